@@ -1,0 +1,201 @@
+//! The command line: clap definitions and their translation into the library's requests.
+//! No logic lives here beyond resolving defaults that depend on the terminal.
+
+use aligntraj::generate::{generate, GenerateRequest, Kind};
+use aligntraj::io::{Dtype, InputLocation, OutputTarget};
+use aligntraj::spec::{CenterSpec, PipelineSpec, StageOptions};
+use aligntraj::transform::{resolve_output, run_transform, TransformRequest};
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Align molecular-dynamics and point-cloud trajectories stored as NumPy .npz/.npy arrays
+/// shaped (frames, points, dims).
+#[derive(Parser, Debug)]
+#[command(name = "aligntraj", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Translate every frame: centre of mass (weighted fit-set centroid) or one point to the origin.
+    Center(CenterArgs),
+    /// Show an input's members, the trajectory's shape and dtype, and how far its centroid drifts.
+    Info(InfoArgs),
+    /// Write a synthetic trajectory (the example data and benchmark inputs).
+    Generate(GenerateArgs),
+}
+
+/// Input, output and run options shared by the transforming commands.
+#[derive(Args, Debug)]
+struct IoArgs {
+    /// Input .npz or .npy; `-` or absent reads standard input.
+    #[arg(value_name = "IN")]
+    input: Option<PathBuf>,
+    /// Output .npz; `-` for standard output. Default: standard output when it is not a
+    /// terminal, else <stem>.aligned.npz beside the input.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<String>,
+    /// The trajectory member (default: `arr`, else the only 3-D float array).
+    #[arg(long)]
+    key: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Frames read, aligned and written at a time (default: about 4 MiB of f64 per chunk).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    chunk_frames: Option<u64>,
+    /// Pass frames with NaN/Inf coordinates through unchanged (counted as degenerate) instead of failing.
+    #[arg(long)]
+    allow_nonfinite: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Which points and weights define a transform.
+#[derive(Args, Debug)]
+struct FitArgs {
+    /// Per-point weights: a member key of the input npz, or a .npy of shape (points,).
+    #[arg(long, value_name = "SRC")]
+    masses: Option<String>,
+    /// Points that define the transform, e.g. `0:100,120,200:300` (half-open ranges from 0);
+    /// the transform is applied to every point.
+    #[arg(long, value_name = "SPEC")]
+    fit_points: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("how").required(true).args(["com", "point"])))]
+struct CenterArgs {
+    /// Move the (mass-weighted, fit-set) centroid of every frame to the origin.
+    #[arg(long)]
+    com: bool,
+    /// Move point K (default 0) of every frame to the origin.
+    #[arg(long, value_name = "K", num_args = 0..=1, default_missing_value = "0")]
+    point: Option<usize>,
+    #[command(flatten)]
+    fit: FitArgs,
+    #[command(flatten)]
+    io: IoArgs,
+}
+
+#[derive(Args, Debug)]
+struct InfoArgs {
+    /// Input .npz or .npy; `-` or absent reads standard input.
+    #[arg(value_name = "IN")]
+    input: Option<PathBuf>,
+    /// The trajectory member (default: `arr`, else the only 3-D float array).
+    #[arg(long)]
+    key: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    /// chain2d (a 2-D chain like the book's) or blob3d (a tumbling random coil with masses).
+    #[arg(long, default_value = "chain2d")]
+    kind: String,
+    /// Number of frames.
+    #[arg(long, default_value_t = 2048)]
+    frames: usize,
+    /// Points per frame.
+    #[arg(long, default_value_t = 12)]
+    points: usize,
+    /// Dimensions (chain2d: 2).
+    #[arg(long, default_value_t = 2)]
+    dims: usize,
+    /// f32 or f64.
+    #[arg(long, default_value = "f64")]
+    dtype: String,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output .npz (`-` for standard output).
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<String>,
+}
+
+fn input_location(input: Option<PathBuf>) -> Result<InputLocation> {
+    match input {
+        Some(p) if p.as_os_str() == "-" => Ok(InputLocation::Stdin),
+        Some(p) => Ok(InputLocation::Path(p)),
+        None if std::io::stdin().is_terminal() => {
+            bail!("no input: give an .npz or .npy file, or pipe one into standard input")
+        }
+        None => Ok(InputLocation::Stdin),
+    }
+}
+
+fn set_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(n) = threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()?;
+    }
+    Ok(())
+}
+
+fn transform_request(io: IoArgs, fit: FitArgs, pipeline: PipelineSpec) -> Result<TransformRequest> {
+    set_threads(io.threads)?;
+    Ok(TransformRequest {
+        input: input_location(io.input)?,
+        output: io.output,
+        key: io.key,
+        pipeline,
+        options: StageOptions {
+            masses: fit.masses,
+            fit_points: fit.fit_points,
+        },
+        chunk_frames: io.chunk_frames.map(|n| n as usize),
+        allow_nonfinite: io.allow_nonfinite,
+        quiet: io.quiet,
+        warn_off_center: false,
+    })
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Center(a) => {
+            let center = match a.point {
+                Some(k) if !a.com => CenterSpec::Point(k),
+                _ => CenterSpec::Com,
+            };
+            let req = transform_request(a.io, a.fit, PipelineSpec { center })?;
+            run_transform(&req)?;
+        }
+        Command::Info(a) => {
+            print!(
+                "{}",
+                aligntraj::info::info_text(input_location(a.input)?, a.key.as_deref())?
+            );
+        }
+        Command::Generate(a) => {
+            let dtype = match a.dtype.as_str() {
+                "f32" | "float32" => Dtype::F32,
+                "f64" | "float64" => Dtype::F64,
+                other => bail!("--dtype {other}: expected f32 or f64"),
+            };
+            let output = match a.output.as_deref() {
+                None | Some("-") => resolve_output(Some("-"), &InputLocation::Stdin)?,
+                Some(p) => OutputTarget::Path(p.into()),
+            };
+            generate(&GenerateRequest {
+                kind: a.kind.parse::<Kind>()?,
+                frames: a.frames,
+                points: a.points,
+                dims: a.dims,
+                dtype,
+                seed: a.seed,
+                output,
+            })?;
+        }
+    }
+    Ok(())
+}

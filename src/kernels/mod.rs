@@ -1,0 +1,8 @@
+//! Numeric kernels: free functions over plain row-major frames (`N × D` slices, points as
+//! rows), with no knowledge of files or options. Everything accumulates in `f64`.
+//! Rotation convention: a rotation `R` (D × D, row-major) acts on row vectors as `x ← R x`,
+//! i.e. `X ← X Rᵀ`.
+
+pub mod center;
+
+pub use center::{subtract_row, weighted_centroid};

@@ -1,0 +1,42 @@
+//! The progress bar: frames/s and ETA on stderr, shown only when stderr is a terminal, the
+//! run is long enough to matter and `--quiet` is off.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+
+/// Numbers (frames × points × dims) below which no bar is drawn: such runs take well under a second.
+const MIN_WORK: usize = 20_000_000;
+
+/// A progress bar over frames that may be hidden.
+pub struct Progress(ProgressBar);
+
+impl Progress {
+    /// A bar for `frames` frames of `frame_len` numbers each, titled `what`.
+    pub fn new(what: &str, frames: usize, frame_len: usize, quiet: bool) -> Progress {
+        let show = !quiet && std::io::stderr().is_terminal() && frames * frame_len >= MIN_WORK;
+        let bar = if show {
+            ProgressBar::with_draw_target(Some(frames as u64), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} frames  {per_sec}  ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(what.to_string());
+        Progress(bar)
+    }
+
+    /// Marks `n` more frames done.
+    pub fn advance(&self, n: usize) {
+        self.0.inc(n as u64);
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
