@@ -3,7 +3,9 @@
 
 use aligntraj::generate::{generate, GenerateRequest, Kind};
 use aligntraj::io::{Dtype, InputLocation, OutputTarget};
-use aligntraj::spec::{CenterSpec, PipelineSpec, StageOptions};
+use aligntraj::spec::{
+    parse_index_list, CenterSpec, PipelineSpec, RefSpec, RotateSpec, SignRule, StageOptions,
+};
 use aligntraj::transform::{resolve_output, run_transform, TransformRequest};
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
@@ -23,6 +25,10 @@ pub struct Cli {
 enum Command {
     /// Translate every frame: centre of mass (weighted fit-set centroid) or one point to the origin.
     Center(CenterArgs),
+    /// Rotate every (already centred) frame about the origin: principal axes, point vectors, or Kabsch onto a reference.
+    Rotate(RotateArgs),
+    /// Center and rotate in one pass (one read, one write): `--center com --rotate kabsch` by default.
+    Align(AlignArgs),
     /// Show an input's members, the trajectory's shape and dtype, and how far its centroid drifts.
     Info(InfoArgs),
     /// Write a synthetic trajectory (the example data and benchmark inputs).
@@ -77,6 +83,60 @@ struct CenterArgs {
     /// Move point K (default 0) of every frame to the origin.
     #[arg(long, value_name = "K", num_args = 0..=1, default_missing_value = "0")]
     point: Option<usize>,
+    #[command(flatten)]
+    fit: FitArgs,
+    #[command(flatten)]
+    io: IoArgs,
+}
+
+/// Options of the rotation stages.
+#[derive(Args, Debug)]
+struct RotationOptions {
+    /// Kabsch reference: a frame index K of the input, `average` (iterative average
+    /// structure), or FILE.npz[#KEY][@FRAME].
+    #[arg(long = "ref", value_name = "REF", default_value = "0")]
+    reference: String,
+    /// Principal-axes sign rule: `skew` (rotation-invariant, default) or `continuous`
+    /// (closest to the previous frame: no flips in time, depends on history).
+    #[arg(long, value_name = "RULE", default_value = "skew")]
+    sign: String,
+    /// Kabsch: move results to the reference's centre instead of leaving them at the origin
+    /// (what MDAnalysis and MDTraj do).
+    #[arg(long)]
+    to_ref_center: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("how").required(true).args(["principal", "point_vector", "kabsch"])))]
+struct RotateArgs {
+    /// Principal axes of the (weighted) gyration tensor onto +x, +y, … (see --sign).
+    #[arg(long)]
+    principal: bool,
+    /// x_B − x_A onto +x, x_C − x_A into the +y half-plane, …: D points A,B[,C…]
+    /// (default 0,1 in 2-D, 0,1,2 in 3-D).
+    #[arg(long, value_name = "A,B[,C…]", num_args = 0..=1, default_missing_value = "")]
+    point_vector: Option<String>,
+    /// Least-squares (Kabsch) superposition onto --ref.
+    #[arg(long)]
+    kabsch: bool,
+    #[command(flatten)]
+    rotation: RotationOptions,
+    #[command(flatten)]
+    fit: FitArgs,
+    #[command(flatten)]
+    io: IoArgs,
+}
+
+#[derive(Args, Debug)]
+struct AlignArgs {
+    /// Centering stage: com, pointK (point0, point3, …) or none.
+    #[arg(long, value_name = "STAGE", default_value = "com")]
+    center: String,
+    /// Rotation stage: kabsch, principal, point-vector[:A,B,…] or none.
+    #[arg(long, value_name = "STAGE", default_value = "kabsch")]
+    rotate: String,
+    #[command(flatten)]
+    rotation: RotationOptions,
     #[command(flatten)]
     fit: FitArgs,
     #[command(flatten)]
@@ -141,18 +201,34 @@ fn set_threads(threads: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-fn transform_request(io: IoArgs, fit: FitArgs, pipeline: PipelineSpec) -> Result<TransformRequest> {
+fn transform_request(
+    io: IoArgs,
+    fit: FitArgs,
+    rotation: Option<RotationOptions>,
+    pipeline: PipelineSpec,
+) -> Result<TransformRequest> {
     set_threads(io.threads)?;
+    let chunk_frames = io.chunk_frames.map(|n| n as usize);
+    let mut options = StageOptions {
+        masses: fit.masses,
+        fit_points: fit.fit_points,
+        key: io.key.clone(),
+        chunk_frames,
+        allow_nonfinite: io.allow_nonfinite,
+        ..Default::default()
+    };
+    if let Some(r) = rotation {
+        options.reference = r.reference.parse::<RefSpec>()?;
+        options.sign = r.sign.parse::<SignRule>()?;
+        options.to_ref_center = r.to_ref_center;
+    }
     Ok(TransformRequest {
         input: input_location(io.input)?,
         output: io.output,
         key: io.key,
         pipeline,
-        options: StageOptions {
-            masses: fit.masses,
-            fit_points: fit.fit_points,
-        },
-        chunk_frames: io.chunk_frames.map(|n| n as usize),
+        options,
+        chunk_frames,
         allow_nonfinite: io.allow_nonfinite,
         quiet: io.quiet,
         warn_off_center: false,
@@ -167,7 +243,47 @@ pub fn run(cli: Cli) -> Result<()> {
                 Some(k) if !a.com => CenterSpec::Point(k),
                 _ => CenterSpec::Com,
             };
-            let req = transform_request(a.io, a.fit, PipelineSpec { center })?;
+            let pipeline = PipelineSpec {
+                center,
+                rotate: RotateSpec::None,
+            };
+            run_transform(&transform_request(a.io, a.fit, None, pipeline)?)?;
+        }
+        Command::Rotate(a) => {
+            let rotate = if a.principal {
+                RotateSpec::Principal
+            } else if a.kabsch {
+                RotateSpec::Kabsch
+            } else {
+                match a.point_vector.as_deref() {
+                    None | Some("") => RotateSpec::PointVector(None),
+                    Some(list) => RotateSpec::PointVector(Some(
+                        parse_index_list(list)
+                            .map_err(|e| anyhow::anyhow!("--point-vector {e}"))?,
+                    )),
+                }
+            };
+            let pipeline = PipelineSpec {
+                center: CenterSpec::None,
+                rotate,
+            };
+            let mut req = transform_request(a.io, a.fit, Some(a.rotation), pipeline)?;
+            req.warn_off_center = true;
+            run_transform(&req)?;
+        }
+        Command::Align(a) => {
+            let pipeline = PipelineSpec {
+                center: a
+                    .center
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--center: {e}"))?,
+                rotate: a
+                    .rotate
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--rotate: {e}"))?,
+            };
+            let mut req = transform_request(a.io, a.fit, Some(a.rotation), pipeline)?;
+            req.warn_off_center = req.pipeline.center == CenterSpec::None;
             run_transform(&req)?;
         }
         Command::Info(a) => {

@@ -5,6 +5,10 @@ use crate::center::{CenterCom, CenterPoint};
 use crate::fit::{check_point_index, load_masses, parse_point_selection, FitSet};
 use crate::io::{Input, TrajectoryMeta};
 use crate::pipeline::Pipeline;
+pub use crate::rotate::kabsch::RefSpec;
+use crate::rotate::kabsch::{average_reference, load_reference};
+pub use crate::rotate::SignRule;
+use crate::rotate::{Kabsch, PointVector, Principal};
 use crate::stage::Stage;
 use anyhow::{bail, Result};
 use std::fmt;
@@ -49,6 +53,67 @@ impl fmt::Display for CenterSpec {
     }
 }
 
+/// A rotation stage by name: `principal`, `point-vector[:A,B,…]`, `kabsch`, `none`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RotateSpec {
+    /// Principal axes of the gyration tensor.
+    Principal,
+    /// Axes from chosen points (default `0,1,…,D−1`).
+    PointVector(Option<Vec<usize>>),
+    /// Least-squares superposition onto `--ref`.
+    Kabsch,
+    /// No rotation.
+    None,
+}
+
+impl FromStr for RotateSpec {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "principal" => RotateSpec::Principal,
+            "kabsch" => RotateSpec::Kabsch,
+            "none" => RotateSpec::None,
+            "point-vector" => RotateSpec::PointVector(None),
+            _ => match s.strip_prefix("point-vector:") {
+                Some(list) => RotateSpec::PointVector(Some(parse_index_list(list)?)),
+                None => bail!(
+                    "unknown rotation '{s}' (expected principal, point-vector, point-vector:A,B[,C…], kabsch or none)"
+                ),
+            },
+        })
+    }
+}
+
+impl fmt::Display for RotateSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RotateSpec::Principal => write!(f, "principal"),
+            RotateSpec::Kabsch => write!(f, "kabsch"),
+            RotateSpec::None => write!(f, "none"),
+            RotateSpec::PointVector(None) => write!(f, "point-vector"),
+            RotateSpec::PointVector(Some(p)) => write!(
+                f,
+                "point-vector:{}",
+                p.iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+}
+
+/// Parses `A,B[,C…]` point indices.
+pub fn parse_index_list(list: &str) -> Result<Vec<usize>> {
+    list.split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<usize>()
+                .map_err(|_| anyhow::anyhow!("'{list}': '{p}' is not a point index"))
+        })
+        .collect()
+}
+
 /// Options shared by the stages of a run (SPEC §2 "common options").
 #[derive(Clone, Debug, Default)]
 pub struct StageOptions {
@@ -56,6 +121,18 @@ pub struct StageOptions {
     pub masses: Option<String>,
     /// `--fit-points SPEC`.
     pub fit_points: Option<String>,
+    /// `--ref`: the Kabsch reference.
+    pub reference: RefSpec,
+    /// `--sign`: the principal-axes sign rule.
+    pub sign: SignRule,
+    /// `--to-ref-center`: move Kabsch results to the reference's centre.
+    pub to_ref_center: bool,
+    /// `--key` of the trajectory (the reference frame is read from the same member).
+    pub key: Option<String>,
+    /// `--chunk-frames` (for the passes of `--ref average`).
+    pub chunk_frames: Option<usize>,
+    /// `--allow-nonfinite` (for the passes of `--ref average`).
+    pub allow_nonfinite: bool,
 }
 
 /// Everything frame-independent a stage may need, loaded once.
@@ -115,19 +192,107 @@ pub fn center_stage(
     })
 }
 
-/// A pipeline written `CENTER[+ROTATE]`.
+/// Builds the rotation stage `spec` (none for [`RotateSpec::None`]); `center` is the
+/// pipeline's centering stage, applied to a Kabsch reference read from a file or to the
+/// frames of `--ref average` (for the `rotate` command, which has none, a reference file is
+/// centred on its fit-set centroid).
+pub fn rotate_stage(
+    spec: &RotateSpec,
+    ctx: &StageContext<'_>,
+    center: Option<&dyn Stage>,
+) -> Result<Option<Box<dyn Stage>>> {
+    let (meta, fit) = (ctx.meta, ctx.fit.clone());
+    Ok(match spec {
+        RotateSpec::None => None,
+        RotateSpec::Principal => Some(Box::new(Principal::new(fit, ctx.options.sign))),
+        RotateSpec::PointVector(points) => {
+            let points = points
+                .clone()
+                .unwrap_or_else(|| PointVector::default_points(meta.dims));
+            Some(Box::new(PointVector::try_new(
+                points,
+                meta.points,
+                meta.dims,
+                fit,
+            )?))
+        }
+        RotateSpec::Kabsch => {
+            let o = ctx.options;
+            let reference = match &o.reference {
+                RefSpec::Average => average_reference(
+                    ctx.input,
+                    o.key.as_deref(),
+                    center,
+                    &fit,
+                    o.chunk_frames,
+                    o.allow_nonfinite,
+                )?,
+                RefSpec::Frame(_) => load_reference(
+                    &o.reference,
+                    ctx.input,
+                    o.key.as_deref(),
+                    meta.points,
+                    meta.dims,
+                    center,
+                )?,
+                RefSpec::File { .. } => {
+                    let com = CenterCom::new(fit.clone());
+                    let c: &dyn Stage = center.unwrap_or(&com);
+                    load_reference(
+                        &o.reference,
+                        ctx.input,
+                        o.key.as_deref(),
+                        meta.points,
+                        meta.dims,
+                        Some(c),
+                    )?
+                }
+            };
+            Some(Box::new(Kabsch::new(
+                fit,
+                Arc::new(reference),
+                o.to_ref_center,
+            )))
+        }
+    })
+}
+
+/// A pipeline written `CENTER[+ROTATE]`, e.g. `com+principal`, `point0+point-vector`, `com`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PipelineSpec {
     /// The centering stage.
     pub center: CenterSpec,
+    /// The rotation stage.
+    pub rotate: RotateSpec,
+}
+
+impl FromStr for PipelineSpec {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let (c, r) = s.split_once('+').unwrap_or((s, "none"));
+        Ok(PipelineSpec {
+            center: c
+                .parse()
+                .map_err(|e| anyhow::anyhow!("pipeline '{s}': {e}"))?,
+            rotate: r
+                .parse()
+                .map_err(|e| anyhow::anyhow!("pipeline '{s}': {e}"))?,
+        })
+    }
+}
+
+impl fmt::Display for PipelineSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}+{}", self.center, self.rotate)
+    }
 }
 
 impl PipelineSpec {
-    /// Builds the stages for this trajectory.
+    /// Builds the stages for this trajectory (loading a Kabsch reference if needed).
     pub fn build(&self, ctx: &StageContext<'_>) -> Result<Pipeline> {
-        let mut stages = Vec::new();
-        stages.extend(center_stage(&self.center, ctx, "--center")?);
-        Ok(Pipeline::new(stages))
+        let center = center_stage(&self.center, ctx, "--center")?;
+        let rotate = rotate_stage(&self.rotate, ctx, center.as_deref())?;
+        Ok(Pipeline::new(center.into_iter().chain(rotate).collect()))
     }
 }
 
@@ -145,5 +310,24 @@ mod tests {
         assert_eq!("none".parse::<CenterSpec>().unwrap(), CenterSpec::None);
         assert!("pointx".parse::<CenterSpec>().is_err());
         assert_eq!(CenterSpec::Point(7).to_string(), "point7");
+    }
+
+    #[test]
+    fn pipeline_names_round_trip() {
+        for name in [
+            "com+principal",
+            "point0+point-vector",
+            "com+kabsch",
+            "none+none",
+            "point3+point-vector:3,1,2",
+        ] {
+            assert_eq!(name.parse::<PipelineSpec>().unwrap().to_string(), name);
+        }
+        assert_eq!(
+            "com".parse::<PipelineSpec>().unwrap().rotate,
+            RotateSpec::None
+        );
+        assert!("com+spin".parse::<PipelineSpec>().is_err());
+        assert!("point-vector:0,x".parse::<RotateSpec>().is_err());
     }
 }

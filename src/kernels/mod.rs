@@ -4,5 +4,6 @@
 //! i.e. `X ← X Rᵀ`.
 
 pub mod center;
+pub mod linalg;
 
 pub use center::{subtract_row, weighted_centroid};
