@@ -82,7 +82,7 @@ struct CenterArgs {
     com: bool,
     /// Move point K (default 0) of every frame to the origin.
     #[arg(long, value_name = "K", num_args = 0..=1, default_missing_value = "0")]
-    point: Option<usize>,
+    point: Option<String>,
     #[command(flatten)]
     fit: FitArgs,
     #[command(flatten)]
@@ -235,30 +235,52 @@ fn transform_request(
     })
 }
 
+/// Splits a flag with an optional value (`--point [K]`, `--point-vector [A,B,…]`) from the
+/// input path clap may have taken as its value: `--point data.npz` means point 0 of data.npz.
+fn optional_value(
+    value: Option<String>,
+    input: &mut Option<PathBuf>,
+    flag: &str,
+) -> Result<Option<String>> {
+    match value {
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) if parse_index_list(&v).is_ok() => Ok(Some(v)),
+        Some(v) if input.is_none() => {
+            *input = Some(PathBuf::from(v));
+            Ok(None)
+        }
+        Some(v) => bail!("{flag} {v}: expected point indices such as 0 or 0,1,2"),
+        None => Ok(None),
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Center(a) => {
-            let center = match a.point {
-                Some(k) if !a.com => CenterSpec::Point(k),
-                _ => CenterSpec::Com,
+            let mut io = a.io;
+            let center = match optional_value(a.point, &mut io.input, "--point")? {
+                _ if a.com => CenterSpec::Com,
+                Some(k) => CenterSpec::Point(parse_index_list(&k)?[0]),
+                None => CenterSpec::Point(0),
             };
             let pipeline = PipelineSpec {
                 center,
                 rotate: RotateSpec::None,
             };
-            run_transform(&transform_request(a.io, a.fit, None, pipeline)?)?;
+            run_transform(&transform_request(io, a.fit, None, pipeline)?)?;
         }
         Command::Rotate(a) => {
+            let mut io = a.io;
             let rotate = if a.principal {
                 RotateSpec::Principal
             } else if a.kabsch {
                 RotateSpec::Kabsch
             } else {
-                match a.point_vector.as_deref() {
-                    None | Some("") => RotateSpec::PointVector(None),
+                match optional_value(a.point_vector, &mut io.input, "--point-vector")? {
+                    None => RotateSpec::PointVector(None),
                     Some(list) => RotateSpec::PointVector(Some(
-                        parse_index_list(list)
+                        parse_index_list(&list)
                             .map_err(|e| anyhow::anyhow!("--point-vector {e}"))?,
                     )),
                 }
@@ -267,7 +289,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 center: CenterSpec::None,
                 rotate,
             };
-            let mut req = transform_request(a.io, a.fit, Some(a.rotation), pipeline)?;
+            let mut req = transform_request(io, a.fit, Some(a.rotation), pipeline)?;
             req.warn_off_center = true;
             run_transform(&req)?;
         }

@@ -5,6 +5,7 @@ use crate::fit::FitSet;
 use crate::kernels::linalg::{rms_radius, rotate_rows, rotation_angle_deg};
 use crate::stage::{FrameFacts, History, Stage};
 use anyhow::{bail, Result};
+use nalgebra::DMatrix;
 use ndarray::ArrayViewMut2;
 use std::sync::Arc;
 
@@ -59,6 +60,35 @@ impl PointVector {
     }
 }
 
+impl PointVector {
+    /// The rotation with rows `e1 … eD` for `frame` (`N × dims` row-major), or `None` when a
+    /// vector is zero or linearly dependent on the previous ones (relative to the frame's RMS
+    /// radius).
+    pub fn rotation(&self, flat: &[f64], dims: usize) -> Option<DMatrix<f64>> {
+        let anchor = self.points[0];
+        let tol = DEGENERATE_TOL * rms_radius(flat, dims).max(f64::MIN_POSITIVE);
+        let mut rows: Vec<Vec<f64>> = Vec::with_capacity(dims);
+        for &p in &self.points[1..dims] {
+            let mut v: Vec<f64> = (0..dims)
+                .map(|k| flat[p * dims + k] - flat[anchor * dims + k])
+                .collect();
+            for _ in 0..2 {
+                for r in &rows {
+                    let proj: f64 = r.iter().zip(&v).map(|(a, b)| a * b).sum();
+                    v.iter_mut().zip(r).for_each(|(x, a)| *x -= proj * a);
+                }
+            }
+            let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if n.is_nan() || n <= tol {
+                return None;
+            }
+            v.iter_mut().for_each(|x| *x /= n);
+            rows.push(v);
+        }
+        Some(complete_basis(rows, dims))
+    }
+}
+
 impl Stage for PointVector {
     fn name(&self) -> String {
         let default = PointVector::default_points(self.points.len());
@@ -79,39 +109,24 @@ impl Stage for PointVector {
         let dims = frame.ncols();
         let flat = frame.as_slice_mut().expect("frames are contiguous");
         let anchor = self.points[0];
-        let off_center = {
-            let a = &flat[anchor * dims..(anchor + 1) * dims];
-            a.iter().any(|x| x.abs() > 0.0) && is_off_center(flat, dims, &self.centroid_fit)
-        };
-        let tol = DEGENERATE_TOL * rms_radius(flat, dims).max(f64::MIN_POSITIVE);
-        let mut rows: Vec<Vec<f64>> = Vec::with_capacity(dims);
-        for &p in &self.points[1..dims] {
-            let mut v: Vec<f64> = (0..dims)
-                .map(|k| flat[p * dims + k] - flat[anchor * dims + k])
-                .collect();
-            for _ in 0..2 {
-                for r in &rows {
-                    let proj: f64 = r.iter().zip(&v).map(|(a, b)| a * b).sum();
-                    v.iter_mut().zip(r).for_each(|(x, a)| *x -= proj * a);
+        let off_center = flat[anchor * dims..(anchor + 1) * dims]
+            .iter()
+            .any(|x| *x != 0.0)
+            && is_off_center(flat, dims, &self.centroid_fit);
+        match self.rotation(flat, dims) {
+            Some(r) => {
+                rotate_rows(flat, &r);
+                FrameFacts {
+                    degenerate: false,
+                    off_center,
+                    angle_deg: rotation_angle_deg(&r),
                 }
             }
-            let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if n.is_nan() || n <= tol {
-                return FrameFacts {
-                    degenerate: true,
-                    off_center,
-                    angle_deg: 0.0,
-                };
-            }
-            v.iter_mut().for_each(|x| *x /= n);
-            rows.push(v);
-        }
-        let r = complete_basis(rows, dims);
-        rotate_rows(flat, &r);
-        FrameFacts {
-            degenerate: false,
-            off_center,
-            angle_deg: rotation_angle_deg(&r),
+            None => FrameFacts {
+                degenerate: true,
+                off_center,
+                angle_deg: 0.0,
+            },
         }
     }
 }

@@ -135,6 +135,27 @@ impl Principal {
     }
 }
 
+impl Principal {
+    /// The proper rotation (rows: signed principal axes) for `flat` (`N × dims` row-major),
+    /// or `None` for a degenerate frame. With [`SignRule::Continuous`] and a previous aligned
+    /// frame `prev`, signs follow `prev`; otherwise the skew rule.
+    pub fn rotation(
+        &self,
+        flat: &[f64],
+        dims: usize,
+        prev: Option<&Array2<f64>>,
+    ) -> Option<DMatrix<f64>> {
+        let mut axes = self.axes(flat, dims)?;
+        match (&self.sign, prev) {
+            (SignRule::Continuous, Some(prev)) => {
+                self.continuous_signs(flat, prev, dims, &mut axes)
+            }
+            _ => self.skew_signs(flat, dims, &mut axes),
+        }
+        Some(axes)
+    }
+}
+
 impl Stage for Principal {
     fn name(&self) -> String {
         "principal".into()
@@ -148,16 +169,8 @@ impl Stage for Principal {
         let dims = frame.ncols();
         let flat = frame.as_slice_mut().expect("frames are contiguous");
         let off_center = is_off_center(flat, dims, &self.fit);
-        let (r, degenerate) = match self.axes(flat, dims) {
-            Some(mut axes) => {
-                match (&self.sign, &history.prev_output) {
-                    (SignRule::Continuous, Some(prev)) => {
-                        self.continuous_signs(flat, prev, dims, &mut axes)
-                    }
-                    _ => self.skew_signs(flat, dims, &mut axes),
-                }
-                (axes, false)
-            }
+        let (r, degenerate) = match self.rotation(flat, dims, history.prev_output.as_ref()) {
+            Some(r) => (r, false),
             None => {
                 let fallback = match (&self.sign, &history.prev_rotation) {
                     (SignRule::Continuous, Some(prev)) => {
