@@ -217,44 +217,49 @@ pub fn rotate_stage(
             )?))
         }
         RotateSpec::Kabsch => {
-            let o = ctx.options;
-            let reference = match &o.reference {
-                RefSpec::Average => average_reference(
-                    ctx.input,
-                    o.key.as_deref(),
-                    center,
-                    &fit,
-                    o.chunk_frames,
-                    o.allow_nonfinite,
-                )?,
-                RefSpec::Frame(_) => load_reference(
-                    &o.reference,
-                    ctx.input,
-                    o.key.as_deref(),
-                    meta.points,
-                    meta.dims,
-                    center,
-                )?,
-                RefSpec::File { .. } => {
-                    let com = CenterCom::new(fit.clone());
-                    let c: &dyn Stage = center.unwrap_or(&com);
-                    load_reference(
-                        &o.reference,
-                        ctx.input,
-                        o.key.as_deref(),
-                        meta.points,
-                        meta.dims,
-                        Some(c),
-                    )?
-                }
-            };
+            let reference = kabsch_reference(ctx, center)?;
             Some(Box::new(Kabsch::new(
                 fit,
                 Arc::new(reference),
-                o.to_ref_center,
+                ctx.options.to_ref_center,
             )))
         }
     })
+}
+
+/// Loads the Kabsch reference of `--ref`, centred with `center` (a reference file given to
+/// the `rotate` command, which has no centering stage, is centred on its fit-set centroid).
+pub fn kabsch_reference(
+    ctx: &StageContext<'_>,
+    center: Option<&dyn Stage>,
+) -> Result<crate::rotate::Reference> {
+    let (o, meta, fit) = (ctx.options, ctx.meta, &ctx.fit);
+    let key = o.key.as_deref();
+    match &o.reference {
+        RefSpec::Average => average_reference(
+            ctx.input,
+            key,
+            center,
+            fit,
+            o.chunk_frames,
+            o.allow_nonfinite,
+        ),
+        RefSpec::Frame(_) => {
+            load_reference(&o.reference, ctx.input, key, meta.points, meta.dims, center)
+        }
+        RefSpec::File { .. } => {
+            let com = CenterCom::new(fit.clone());
+            let c: &dyn Stage = center.unwrap_or(&com);
+            load_reference(
+                &o.reference,
+                ctx.input,
+                key,
+                meta.points,
+                meta.dims,
+                Some(c),
+            )
+        }
+    }
 }
 
 /// A pipeline written `CENTER[+ROTATE]`, e.g. `com+principal`, `point0+point-vector`, `com`.
@@ -291,6 +296,25 @@ impl PipelineSpec {
     /// Builds the stages for this trajectory (loading a Kabsch reference if needed).
     pub fn build(&self, ctx: &StageContext<'_>) -> Result<Pipeline> {
         let center = center_stage(&self.center, ctx, "--center")?;
+        // COM centering fused into the rotation: one stage, one visit of each frame, the same
+        // arithmetic as the two stages in a row (see `Kabsch::with_com_centering`).
+        if self.center == CenterSpec::Com {
+            let fit = ctx.fit.clone();
+            match &self.rotate {
+                RotateSpec::Kabsch => {
+                    let reference = Arc::new(kabsch_reference(ctx, center.as_deref())?);
+                    let fused =
+                        Kabsch::with_com_centering(fit, reference, ctx.options.to_ref_center);
+                    return Ok(Pipeline::new(vec![Box::new(fused)]));
+                }
+                RotateSpec::Principal if ctx.options.sign == SignRule::Skew => {
+                    return Ok(Pipeline::new(vec![Box::new(
+                        Principal::with_com_centering(fit),
+                    )]));
+                }
+                _ => {}
+            }
+        }
         let rotate = rotate_stage(&self.rotate, ctx, center.as_deref())?;
         Ok(Pipeline::new(center.into_iter().chain(rotate).collect()))
     }

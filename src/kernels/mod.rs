@@ -5,5 +5,6 @@
 
 pub mod center;
 pub mod linalg;
+pub mod small;
 
 pub use center::{subtract_row, weighted_centroid};

@@ -4,9 +4,10 @@ use super::{is_off_center, DEGENERATE_TOL};
 use crate::fit::FitSet;
 use crate::io::{trajectory_member, FrameSource, Input, InputLocation};
 use crate::kernels::linalg::{cross_covariance, rotate_rows, rotation_angle_deg};
+use crate::kernels::small::{self, Mat};
 use crate::stage::{FrameFacts, History, Stage};
 use anyhow::{anyhow, bail, Result};
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, Matrix3};
 use ndarray::{Array2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -107,13 +108,19 @@ impl Reference {
 /// frame, `N × D` row-major) onto `y`, or `None` when it is not unique (the fit points span
 /// fewer than D − 1 dimensions, or the reflection correction hits a repeated singular value).
 /// From the SVD `H = Σ w x yᵀ = U S Vᵀ`: `R = V diag(1, …, 1, d) Uᵀ`, `d = sign det(V Uᵀ)`.
+/// This is the general-`D` path; 2-D and 3-D frames use [`rotation_from_covariance_small`].
 pub fn kabsch_rotation(
     frame: &[f64],
     reference: &[f64],
     dims: usize,
     fit: &FitSet,
 ) -> Option<DMatrix<f64>> {
-    let h = cross_covariance(frame, reference, dims, fit);
+    rotation_from_covariance(cross_covariance(frame, reference, dims, fit))
+}
+
+/// The Kabsch rotation from a cross-covariance `H = Σ w x yᵀ` (any `D`), as in [`kabsch_rotation`].
+pub fn rotation_from_covariance(h: DMatrix<f64>) -> Option<DMatrix<f64>> {
+    let dims = h.nrows();
     let svd = h.svd(true, true);
     let (u, v_t) = (svd.u?, svd.v_t?);
     let s = svd.singular_values;
@@ -138,12 +145,68 @@ pub fn kabsch_rotation(
     Some(v * u.transpose())
 }
 
+/// The Kabsch rotation from `H` for `D` = 2 (closed form: `θ = atan2(h01 − h10, h00 + h11)`
+/// maximises `tr(R H)`) or 3 (nalgebra's fixed-size SVD, no heap); other `D` go through
+/// [`rotation_from_covariance`]. Same result and degeneracy rule as the general path.
+pub fn rotation_from_covariance_small<const D: usize>(h: &Mat<D>) -> Option<Mat<D>> {
+    let mut r = [[0.0; D]; D];
+    if D == 2 {
+        let (c, s) = (h[0][0] + h[1][1], h[0][1] - h[1][0]);
+        let norm = c.hypot(s);
+        let scale = h.iter().flatten().map(|v| v * v).sum::<f64>().sqrt();
+        if norm.is_nan() || norm <= DEGENERATE_TOL * scale || scale.is_infinite() {
+            return None;
+        }
+        let (c, s) = (c / norm, s / norm);
+        r[0][0] = c;
+        r[0][1] = -s;
+        r[1][0] = s;
+        r[1][1] = c;
+        return Some(r);
+    }
+    let m = if D == 3 {
+        let svd = Matrix3::from_fn(|a, b| h[a][b]).svd(true, true);
+        let (u, v_t) = (svd.u?, svd.v_t?);
+        let s = svd.singular_values;
+        let mut order = [0usize, 1, 2];
+        order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+        let top = s[order[0]];
+        if top.is_nan() || top <= 0.0 || top.is_infinite() {
+            return None;
+        }
+        let tol = DEGENERATE_TOL * top;
+        if s[order[1]] <= tol {
+            return None;
+        }
+        let mut v = v_t.transpose();
+        if (v * u.transpose()).determinant() < 0.0 {
+            if s[order[1]] - s[order[2]] <= tol {
+                return None;
+            }
+            v.column_mut(order[2]).neg_mut();
+        }
+        let m = v * u.transpose();
+        DMatrix::from_fn(3, 3, |a, b| m[(a, b)])
+    } else {
+        rotation_from_covariance(DMatrix::from_fn(D, D, |a, b| h[a][b]))?
+    };
+    for (a, row) in r.iter_mut().enumerate() {
+        for (b, v) in row.iter_mut().enumerate() {
+            *v = m[(a, b)];
+        }
+    }
+    Some(r)
+}
+
 /// Kabsch superposition onto a fixed, centred [`Reference`]. Results stay centred at the
 /// origin unless `to_ref_center`, which moves them to the reference's original centre.
+/// With `center_com` the stage also does the COM centering first (the fused `com+kabsch`
+/// of a pipeline): one stage, three passes over the frame (centroid, covariance, transform).
 pub struct Kabsch {
     fit: Arc<FitSet>,
     reference: Arc<Reference>,
     to_ref_center: bool,
+    center_com: bool,
 }
 
 impl Kabsch {
@@ -153,6 +216,22 @@ impl Kabsch {
             fit,
             reference,
             to_ref_center,
+            center_com: false,
+        }
+    }
+
+    /// COM centering over `fit` followed by superposition onto `reference`, which must have
+    /// been centred the same way.
+    pub fn with_com_centering(
+        fit: Arc<FitSet>,
+        reference: Arc<Reference>,
+        to_ref_center: bool,
+    ) -> Kabsch {
+        Kabsch {
+            fit,
+            reference,
+            to_ref_center,
+            center_com: true,
         }
     }
 
@@ -160,17 +239,60 @@ impl Kabsch {
     pub fn reference(&self) -> &Reference {
         &self.reference
     }
+
+    fn apply_small<const D: usize>(&self, flat: &mut [f64]) -> FrameFacts {
+        let reference = self.reference.coords.as_slice().expect("contiguous");
+        let c = small::centroid::<D>(flat, &self.fit);
+        let zero = [0.0; D];
+        let (before, off_center) = if self.center_com {
+            (c, false)
+        } else {
+            (zero, small::is_off_center(flat, &c))
+        };
+        let h = small::cross_covariance_about::<D>(flat, reference, &self.fit, &before);
+        let mut after = zero;
+        if self.to_ref_center {
+            after.copy_from_slice(&self.reference.center);
+        }
+        let (r, degenerate) = match rotation_from_covariance_small::<D>(&h) {
+            Some(r) => (r, false),
+            None => (
+                std::array::from_fn(|a| std::array::from_fn(|b| if a == b { 1.0 } else { 0.0 })),
+                true,
+            ),
+        };
+        small::transform::<D>(flat, &r, &before, &after);
+        FrameFacts {
+            degenerate,
+            off_center,
+            angle_deg: small::rotation_angle_deg(&r),
+        }
+    }
 }
 
 impl Stage for Kabsch {
     fn name(&self) -> String {
-        "kabsch".into()
+        if self.center_com {
+            "com+kabsch".into()
+        } else {
+            "kabsch".into()
+        }
     }
 
     fn apply(&self, mut frame: ArrayViewMut2<'_, f64>, _: &mut History) -> FrameFacts {
         let dims = frame.ncols();
         let flat = frame.as_slice_mut().expect("frames are contiguous");
-        let off_center = is_off_center(flat, dims, &self.fit);
+        match dims {
+            2 => return self.apply_small::<2>(flat),
+            3 => return self.apply_small::<3>(flat),
+            _ => {}
+        }
+        if self.center_com {
+            let mut c = vec![0.0; dims];
+            crate::kernels::weighted_centroid(flat, dims, &self.fit, &mut c);
+            crate::kernels::subtract_row(flat, &c);
+        }
+        let off_center = !self.center_com && is_off_center(flat, dims, &self.fit);
         let reference = self.reference.coords.as_slice().expect("contiguous");
         let (r, degenerate) = match kabsch_rotation(flat, reference, dims, &self.fit) {
             Some(r) => (r, false),
@@ -178,10 +300,8 @@ impl Stage for Kabsch {
         };
         rotate_rows(flat, &r);
         if self.to_ref_center {
-            crate::kernels::subtract_row(
-                flat,
-                &self.reference.center.iter().map(|c| -c).collect::<Vec<_>>(),
-            );
+            let shift: Vec<f64> = self.reference.center.iter().map(|c| -c).collect();
+            crate::kernels::subtract_row(flat, &shift);
         }
         FrameFacts {
             degenerate,

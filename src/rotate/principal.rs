@@ -3,8 +3,9 @@
 use super::{is_off_center, DEGENERATE_TOL};
 use crate::fit::FitSet;
 use crate::kernels::linalg::{gyration_tensor, rotate_rows, rotation_angle_deg};
+use crate::kernels::small::{self, Mat};
 use crate::stage::{FrameFacts, History, Stage};
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, Matrix2, Matrix3};
 use ndarray::{Array2, ArrayViewMut2};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -38,15 +39,118 @@ const SKEW_TOL: f64 = 1e-9;
 /// Principal-axes alignment: `G = Σ_{i∈fit} w_i x_i x_iᵀ` about the origin, eigenvectors by
 /// descending eigenvalue become the rows of `R`. A frame whose eigenvalues are not all
 /// distinct (relative gap ≤ 1e-10), or whose points all sit at the origin, is degenerate.
+/// With `center_com` (skew rule only) the stage also does the COM centering first: the
+/// fused `com+principal` of a pipeline.
 pub struct Principal {
     fit: Arc<FitSet>,
     sign: SignRule,
+    center_com: bool,
+}
+
+/// Eigenvectors of a symmetric `D × D` matrix as rows, by descending eigenvalue, or `None`
+/// when two eigenvalues are within 1e-10 of the largest (or it is not positive). Fixed-size
+/// nalgebra solvers for 2 and 3, the dynamic one otherwise.
+#[allow(clippy::needless_range_loop)]
+pub fn eigen_axes_small<const D: usize>(g: &Mat<D>) -> Option<Mat<D>> {
+    let mut vals = [0.0; D];
+    let mut vecs = [[0.0; D]; D]; // vecs[k] = eigenvector k
+    if D == 2 {
+        let e = Matrix2::from_fn(|a, b| g[a][b]).symmetric_eigen();
+        for k in 0..2 {
+            vals[k] = e.eigenvalues[k];
+            for c in 0..2 {
+                vecs[k][c] = e.eigenvectors[(c, k)];
+            }
+        }
+    } else if D == 3 {
+        let e = Matrix3::from_fn(|a, b| g[a][b]).symmetric_eigen();
+        for k in 0..3 {
+            vals[k] = e.eigenvalues[k];
+            for c in 0..3 {
+                vecs[k][c] = e.eigenvectors[(c, k)];
+            }
+        }
+    } else {
+        let e = DMatrix::from_fn(D, D, |a, b| g[a][b]).symmetric_eigen();
+        for k in 0..D {
+            vals[k] = e.eigenvalues[k];
+            for c in 0..D {
+                vecs[k][c] = e.eigenvectors[(c, k)];
+            }
+        }
+    }
+    let mut order: [usize; D] = std::array::from_fn(|k| k);
+    order.sort_by(|&a, &b| vals[b].total_cmp(&vals[a]).then(a.cmp(&b)));
+    let top = vals[order[0]];
+    if top.is_nan() || top <= 0.0 || top.is_infinite() {
+        return None;
+    }
+    for w in order.windows(2) {
+        if vals[w[0]] - vals[w[1]] <= DEGENERATE_TOL * top {
+            return None;
+        }
+    }
+    Some(std::array::from_fn(|r| vecs[order[r]]))
 }
 
 impl Principal {
     /// Principal axes over `fit` with the given sign rule.
     pub fn new(fit: Arc<FitSet>, sign: SignRule) -> Principal {
-        Principal { fit, sign }
+        Principal {
+            fit,
+            sign,
+            center_com: false,
+        }
+    }
+
+    /// COM centering over `fit` followed by principal axes with the skew rule.
+    pub fn with_com_centering(fit: Arc<FitSet>) -> Principal {
+        Principal {
+            fit,
+            sign: SignRule::Skew,
+            center_com: true,
+        }
+    }
+
+    /// The skew-rule path for `D` known at compile time: passes for the centroid, the
+    /// gyration tensor, the axis moments and the transform; no heap allocation.
+    fn apply_small<const D: usize>(&self, flat: &mut [f64]) -> FrameFacts {
+        let c = small::centroid::<D>(flat, &self.fit);
+        let zero = [0.0; D];
+        let (before, off_center) = if self.center_com {
+            (c, false)
+        } else {
+            (zero, small::is_off_center(flat, &c))
+        };
+        let g = small::gyration_about::<D>(flat, &self.fit, &before);
+        let Some(mut r) = eigen_axes_small::<D>(&g) else {
+            small::transform::<D>(flat, &small::identity::<D>(), &before, &zero);
+            return FrameFacts {
+                degenerate: true,
+                off_center,
+                angle_deg: 0.0,
+            };
+        };
+        let moments = small::axis_moments::<D>(flat, &self.fit, &before, &r);
+        for (k, &(m3, s3, far)) in moments.iter().enumerate().take(D - 1) {
+            let negative = if m3.abs() > SKEW_TOL * s3 {
+                m3 < 0.0
+            } else {
+                far < 0.0
+            };
+            if negative {
+                r[k].iter_mut().for_each(|v| *v = -*v);
+            }
+        }
+        if small::det::<D>(&r) < 0.0 {
+            r[D - 1].iter_mut().for_each(|v| *v = -*v);
+        }
+        small::transform::<D>(flat, &r, &before, &zero);
+        FrameFacts {
+            degenerate: false,
+            off_center,
+            angle_deg: small::rotation_angle_deg(&r),
+        }
     }
 
     /// The eigenvectors of the frame's gyration tensor as rows, sorted by descending
@@ -158,7 +262,11 @@ impl Principal {
 
 impl Stage for Principal {
     fn name(&self) -> String {
-        "principal".into()
+        if self.center_com {
+            "com+principal".into()
+        } else {
+            "principal".into()
+        }
     }
 
     fn parallelizable(&self) -> bool {
@@ -168,7 +276,19 @@ impl Stage for Principal {
     fn apply(&self, mut frame: ArrayViewMut2<'_, f64>, history: &mut History) -> FrameFacts {
         let dims = frame.ncols();
         let flat = frame.as_slice_mut().expect("frames are contiguous");
-        let off_center = is_off_center(flat, dims, &self.fit);
+        if self.sign == SignRule::Skew {
+            match dims {
+                2 => return self.apply_small::<2>(flat),
+                3 => return self.apply_small::<3>(flat),
+                _ => {}
+            }
+        }
+        if self.center_com {
+            let mut c = vec![0.0; dims];
+            crate::kernels::weighted_centroid(flat, dims, &self.fit, &mut c);
+            crate::kernels::subtract_row(flat, &c);
+        }
+        let off_center = !self.center_com && is_off_center(flat, dims, &self.fit);
         let (r, degenerate) = match self.rotation(flat, dims, history.prev_output.as_ref()) {
             Some(r) => (r, false),
             None => {
