@@ -53,7 +53,8 @@ macro_rules! with_zip {
 /// An `.npz` being written, frames in order; nothing appears at a file target until
 /// [`finish`](Self::finish) succeeds.
 pub struct FrameSink {
-    out: ZipOut,
+    /// `None` once [`finish`](Self::finish) has taken it.
+    out: Option<ZipOut>,
     meta: TrajectoryMeta,
     written: usize,
     bytes: Vec<u8>,
@@ -87,7 +88,7 @@ impl FrameSink {
             z.write_all(&header).map_err(|e| write_err(target, e))?;
         });
         Ok(FrameSink {
-            out,
+            out: Some(out),
             meta: meta.clone(),
             written: 0,
             bytes: Vec::new(),
@@ -111,7 +112,8 @@ impl FrameSink {
         }
         let target = &self.target;
         let bytes = &self.bytes;
-        with_zip!(&mut self.out, z => z.write_all(bytes).map_err(|e| write_err(target, e))?);
+        let out = self.out.as_mut().expect("not finished");
+        with_zip!(out, z => z.write_all(bytes).map_err(|e| write_err(target, e))?);
         self.written += n;
         Ok(())
     }
@@ -134,7 +136,8 @@ impl FrameSink {
             .last_modified_time(DateTime::default())
             .unix_permissions(0o644);
         let target = &self.target;
-        with_zip!(&mut self.out, z => {
+        let out = self.out.as_mut().expect("not finished");
+        with_zip!(out, z => {
             z.start_file(format!("{key}.npy"), options).map_err(|e| anyhow!("{target}: cannot write: {e}"))?;
             z.write_all(&bytes).map_err(|e| write_err(target, e))?;
         });
@@ -163,7 +166,8 @@ impl FrameSink {
                     continue;
                 }
                 let name = file.name().to_string();
-                with_zip!(&mut self.out, z => z.raw_copy_file(file)).with_context(|| {
+                let out = self.out.as_mut().expect("not finished");
+                with_zip!(out, z => z.raw_copy_file(file)).with_context(|| {
                     format!(
                         "{target}: cannot copy member '{name}' from {}",
                         input.location
@@ -171,7 +175,7 @@ impl FrameSink {
                 })?;
             }
         }
-        match self.out {
+        match self.out.take().expect("not finished") {
             ZipOut::File(z, temp, path) => {
                 let writer = z
                     .finish()
@@ -196,6 +200,20 @@ impl FrameSink {
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for FrameSink {
+    /// A sink dropped before [`finish`](Self::finish) belongs to a failed run. zip's own drop
+    /// would write the central directory, turning a half-written trajectory into an archive
+    /// that looks complete; on standard output the reader downstream would trust it. So the
+    /// stream writer is abandoned instead (its buffer is not flushed and no directory is
+    /// written: readers see a truncated zip). A file target needs nothing: its temporary file
+    /// is deleted when the guard drops.
+    fn drop(&mut self) {
+        if let Some(ZipOut::Stream(z)) = self.out.take() {
+            std::mem::forget(z);
+        }
     }
 }
 
