@@ -5,6 +5,7 @@
 //! chunk, the sequential ones frame by frame in order with their [`History`] carried across
 //! chunks. Either way the result does not depend on the number of threads or the chunk size.
 
+use crate::io::Dtype;
 use crate::stage::{FrameFacts, History, Stage};
 use ndarray::{Array3, ArrayViewMut2, Axis};
 use rayon::prelude::*;
@@ -101,6 +102,71 @@ impl Pipeline {
             }
         }
         facts
+    }
+
+    /// Whether every stage may see frames in any order (so [`process_raw`](Self::process_raw) applies).
+    pub fn is_parallelizable(&self) -> bool {
+        self.stages.iter().all(|s| s.parallelizable())
+    }
+
+    /// Aligns a chunk of stored frames: `input` holds whole frames of `points × dims`
+    /// numbers in `dtype`; `output` receives the aligned frames in the same dtype. Each
+    /// frame is decoded, aligned and encoded on one rayon task (no f64 copy of the chunk).
+    /// Returns one [`FrameFacts`] per frame, or `Err((frame, point))` for the first frame of
+    /// the chunk holding a NaN/Inf (and its first such point) when `reject_nonfinite`;
+    /// otherwise such frames are copied unchanged and marked degenerate. Only for
+    /// parallelizable pipelines.
+    pub fn process_raw(
+        &self,
+        input: &[u8],
+        output: &mut Vec<u8>,
+        dtype: Dtype,
+        points: usize,
+        dims: usize,
+        reject_nonfinite: bool,
+    ) -> Result<Vec<FrameFacts>, (usize, usize)> {
+        assert!(
+            self.is_parallelizable(),
+            "process_raw needs a parallelizable pipeline"
+        );
+        let frame_bytes = points * dims * dtype.size;
+        output.resize(input.len(), 0);
+        let stages = &self.stages;
+        let facts: Vec<Result<FrameFacts, usize>> = input
+            .par_chunks_exact(frame_bytes)
+            .zip(output.par_chunks_exact_mut(frame_bytes))
+            .with_min_len(4)
+            .map_init(
+                || Vec::with_capacity(points * dims),
+                |values: &mut Vec<f64>, (src, dst)| {
+                    values.clear();
+                    dtype.decode_into(src, values);
+                    if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
+                        if reject_nonfinite {
+                            return Err(bad / dims);
+                        }
+                        dst.copy_from_slice(src);
+                        return Ok(FrameFacts {
+                            degenerate: true,
+                            ..Default::default()
+                        });
+                    }
+                    let mut frame = ArrayViewMut2::from_shape((points, dims), &mut values[..])
+                        .expect("frame-sized buffer");
+                    let mut fact = FrameFacts::default();
+                    for s in stages {
+                        fact.merge(s.apply(frame.view_mut(), &mut History::default()));
+                    }
+                    dtype.encode_to_slice(values, dst);
+                    Ok(fact)
+                },
+            )
+            .collect();
+        facts
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| f.map_err(|point| (i, point)))
+            .collect()
     }
 
     /// Aligns a single frame on its own, as if it were the first of a trajectory (sequential

@@ -3,6 +3,7 @@
 //! SPEC §2 (standard streams, `<stem>.aligned.npz`, never the input, never a terminal).
 
 use crate::io::{trajectory_member, FrameSink, FrameSource, Input, InputLocation, OutputTarget};
+use crate::pipeline::Pipeline;
 use crate::progress::Progress;
 use crate::spec::{PipelineSpec, StageContext, StageOptions};
 use crate::stage::FrameFacts;
@@ -116,13 +117,26 @@ pub fn run_transform(req: &TransformRequest) -> Result<TransformOutcome> {
     let chunk = meta.chunk_frames(req.chunk_frames);
     let mut sink = FrameSink::create(&output, &meta)?;
     let progress = Progress::new(&pipeline.name(), meta.frames, meta.frame_len(), req.quiet);
-    let mut facts = Vec::with_capacity(meta.frames);
-    while let Some(mut frames) = source.read_chunk(chunk)? {
-        facts.extend(pipeline.process(&mut frames));
-        sink.write_chunk(&frames)?;
-        progress.advance(frames.len_of(ndarray::Axis(0)));
-    }
-    sink.finish(Some(&input))?;
+    let facts = if pipeline.is_parallelizable() && !meta.fortran_order {
+        stream_raw(
+            &pipeline,
+            source,
+            sink,
+            &input,
+            chunk,
+            req.allow_nonfinite,
+            &progress,
+        )?
+    } else {
+        let mut facts = Vec::with_capacity(meta.frames);
+        while let Some(mut frames) = source.read_chunk(chunk)? {
+            facts.extend(pipeline.process(&mut frames));
+            sink.write_chunk(&frames)?;
+            progress.advance(frames.len_of(ndarray::Axis(0)));
+        }
+        sink.finish(Some(&input))?;
+        facts
+    };
     progress.finish();
     let outcome = TransformOutcome {
         output,
@@ -139,6 +153,99 @@ pub fn run_transform(req: &TransformRequest) -> Result<TransformOutcome> {
         warn_summary(&outcome, &meta.source, req.warn_off_center);
     }
     Ok(outcome)
+}
+
+/// The streaming path for parallelizable pipelines on C-order members: a reader thread
+/// fills the next chunk of stored bytes while this thread aligns the current one (frames in
+/// parallel, decoded and encoded per frame) and a writer thread writes the previous one.
+/// Buffers circulate between the three, so memory is a few chunks whatever the input size.
+fn stream_raw(
+    pipeline: &Pipeline,
+    mut source: FrameSource,
+    mut sink: FrameSink,
+    input: &Input,
+    chunk: usize,
+    allow_nonfinite: bool,
+    progress: &Progress,
+) -> Result<Vec<FrameFacts>> {
+    use std::sync::mpsc::{channel, sync_channel};
+    let meta = source.meta().clone();
+    let mut facts = Vec::with_capacity(meta.frames);
+    std::thread::scope(|scope| -> Result<()> {
+        let (full_tx, full_rx) = sync_channel::<Result<(usize, usize, Vec<u8>)>>(1);
+        let (empty_tx, empty_rx) = channel::<Vec<u8>>();
+        let (out_tx, out_rx) = sync_channel::<(usize, Vec<u8>)>(1);
+        let (spent_tx, spent_rx) = channel::<Vec<u8>>();
+        let reader = scope.spawn(move || loop {
+            let mut buf = empty_rx.try_recv().unwrap_or_default();
+            let start = source.position();
+            let msg = match source.read_raw(chunk, &mut buf) {
+                Ok(Some(n)) => Ok((start, n, buf)),
+                Ok(None) => break,
+                Err(e) => Err(e),
+            };
+            let failed = msg.is_err();
+            if full_tx.send(msg).is_err() || failed {
+                break;
+            }
+        });
+        let writer = scope.spawn(move || -> Result<FrameSink> {
+            for (n, buf) in out_rx {
+                sink.write_raw(&buf, n)?;
+                let _ = spent_tx.send(buf);
+            }
+            Ok(sink)
+        });
+        let mut result = Ok(());
+        for msg in full_rx.iter() {
+            let (start, n, bytes) = match msg {
+                Ok(m) => m,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let mut out = spent_rx.try_recv().unwrap_or_default();
+            match pipeline.process_raw(
+                &bytes,
+                &mut out,
+                meta.dtype,
+                meta.points,
+                meta.dims,
+                !allow_nonfinite,
+            ) {
+                Ok(f) => facts.extend(f),
+                Err((i, point)) => {
+                    result = Err(anyhow::anyhow!(
+                        "{}: array '{}': frame {} point {point} has a NaN or Inf coordinate \
+                         (pass --allow-nonfinite to pass such frames through unchanged)",
+                        meta.source,
+                        meta.key,
+                        start + i
+                    ));
+                    break;
+                }
+            }
+            let _ = empty_tx.send(bytes);
+            if out_tx.send((n, out)).is_err() {
+                break; // the writer failed; its error is reported below
+            }
+            progress.advance(n);
+        }
+        drop(full_rx);
+        drop(out_tx);
+        let _ = reader.join();
+        let sink = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("internal: writer thread panicked"))?;
+        let sink = match (result, sink) {
+            (Err(e), _) => return Err(e),
+            (Ok(()), Err(e)) => return Err(e),
+            (Ok(()), Ok(sink)) => sink,
+        };
+        sink.finish(Some(input))
+    })?;
+    Ok(facts)
 }
 
 /// Formats a list of frame indices as `3 frames (first: 0, 5, 9)`.

@@ -102,6 +102,32 @@ impl Dtype {
         }
     }
 
+    /// Encodes `values` in this dtype into `out` (exactly `values.len() × size` bytes).
+    pub fn encode_to_slice(&self, values: &[f64], out: &mut [u8]) {
+        match (self.size, self.order) {
+            (4, ByteOrder::Little) => {
+                for (v, o) in values.iter().zip(out.chunks_exact_mut(4)) {
+                    o.copy_from_slice(&(*v as f32).to_le_bytes());
+                }
+            }
+            (4, ByteOrder::Big) => {
+                for (v, o) in values.iter().zip(out.chunks_exact_mut(4)) {
+                    o.copy_from_slice(&(*v as f32).to_be_bytes());
+                }
+            }
+            (8, ByteOrder::Little) => {
+                for (v, o) in values.iter().zip(out.chunks_exact_mut(8)) {
+                    o.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+            _ => {
+                for (v, o) in values.iter().zip(out.chunks_exact_mut(8)) {
+                    o.copy_from_slice(&v.to_be_bytes());
+                }
+            }
+        }
+    }
+
     /// Encodes `values` in this dtype, appending to `out`. float32 output rounds to nearest.
     pub fn encode_into(&self, values: &[f64], out: &mut Vec<u8>) {
         out.reserve(values.len() * self.size);

@@ -118,6 +118,20 @@ impl FrameSink {
         Ok(())
     }
 
+    /// Appends `frames` frames already encoded in the output dtype.
+    pub fn write_raw(&mut self, bytes: &[u8], frames: usize) -> Result<()> {
+        if self.written + frames > self.meta.frames
+            || bytes.len() != frames * self.meta.frame_bytes()
+        {
+            bail!("internal: raw write does not match the declared frames");
+        }
+        let target = &self.target;
+        let out = self.out.as_mut().expect("not finished");
+        with_zip!(out, z => z.write_all(bytes).map_err(|e| write_err(target, e))?);
+        self.written += frames;
+        Ok(())
+    }
+
     /// Adds a small extra array member (for example `masses`), after all frames are written.
     pub fn write_member(
         &mut self,

@@ -186,6 +186,38 @@ impl FrameSource {
         Ok(Some(chunk))
     }
 
+    /// Reads up to `max_frames` frames as stored bytes (C-order members only) into `buf`,
+    /// returning the number of frames, or `None` after the last frame once the member's
+    /// checksum has been verified. No conversion and no finiteness check: the caller decodes.
+    pub fn read_raw(&mut self, max_frames: usize, buf: &mut Vec<u8>) -> Result<Option<usize>> {
+        let m = &self.meta;
+        if m.fortran_order {
+            bail!("internal: raw reads need a C-order member");
+        }
+        let (start, n) = (
+            self.next_frame,
+            max_frames.max(1).min(m.frames - self.next_frame),
+        );
+        if n == 0 {
+            self.stream
+                .get_mut()
+                .finish()
+                .map_err(|e| anyhow!("{}: array '{}': {e}", m.source, m.key))?;
+            return Ok(None);
+        }
+        buf.resize(n * m.frame_bytes(), 0);
+        if let Err(e) = self.stream.read_exact(buf) {
+            bail!(
+                "{}: array '{}': data truncated or corrupt in frames {start}..{}: {e}",
+                m.source,
+                m.key,
+                start + n
+            );
+        }
+        self.next_frame += n;
+        Ok(Some(n))
+    }
+
     fn read_fortran_whole(&mut self) -> Result<Array3<f64>> {
         let m = &self.meta;
         let mut bytes = vec![0u8; m.frames * m.frame_bytes()];
