@@ -21,9 +21,15 @@ impl Progress {
         };
         bar.set_style(
             ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} frames  {per_sec}  ETA {eta}",
+                "{prefix} [{bar:30}] {pos}/{len} frames  {fps}  ETA {eta}",
             )
             .expect("valid template")
+            .with_key(
+                "fps",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} frames/s", state.per_sec());
+                },
+            )
             .progress_chars("=> "),
         );
         bar.set_prefix(what.to_string());
