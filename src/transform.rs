@@ -5,7 +5,7 @@
 use crate::io::{trajectory_member, FrameSink, FrameSource, Input, InputLocation, OutputTarget};
 use crate::pipeline::Pipeline;
 use crate::progress::Progress;
-use crate::spec::{PipelineSpec, StageContext, StageOptions};
+use crate::spec::{PipelineSpec, RefSpec, RotateSpec, StageContext, StageOptions};
 use crate::stage::FrameFacts;
 use anyhow::{bail, Result};
 use std::io::IsTerminal;
@@ -112,6 +112,15 @@ pub fn run_transform(req: &TransformRequest) -> Result<TransformOutcome> {
     let (member, meta) = trajectory_member(&input, req.key.as_deref())?;
     let output = resolve_output(req.output.as_deref(), &input.location)?;
     let ctx = StageContext::load(&input, &meta, &req.options)?;
+    let averaging =
+        req.pipeline.rotate == RotateSpec::Kabsch && req.options.reference == RefSpec::Average;
+    if averaging && !input.is_rereadable_from_disk() && !req.quiet {
+        eprintln!(
+            "note: {}: standard input cannot be re-read, so it is held in memory ({} MB) for the passes of --ref average",
+            input.location,
+            (meta.frames * meta.frame_bytes()) >> 20
+        );
+    }
     let mut pipeline = req.pipeline.build(&ctx)?;
     let mut source = FrameSource::open(&input, member, req.allow_nonfinite)?;
     let chunk = meta.chunk_frames(req.chunk_frames);

@@ -518,3 +518,107 @@ fn chunking_and_threads_do_not_change_bytes() {
         }
     }
 }
+
+/// `--to-ref-center` moves results to the reference frame's original fit-set centroid;
+/// without it they stay at the origin.
+#[test]
+fn to_ref_center_moves_results_to_the_reference_centroid() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("t.npz");
+    let (frames, points) = (5, 6);
+    let values = drifting(frames, points, 3, 4);
+    write_traj(&input, Enc::F64Le, [frames, points, 3], &values);
+    let out = dir.path().join("o.npz");
+    cmd()
+        .args([
+            "align",
+            "--ref",
+            "3",
+            "--to-ref-center",
+            "--fit-points",
+            "0:4",
+        ])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    // The centroid of frame 3 over points 0..4, by hand.
+    let c: Vec<f64> = (0..3)
+        .map(|d| {
+            (0..4)
+                .map(|p| values[(3 * points + p) * 3 + d])
+                .sum::<f64>()
+                / 4.0
+        })
+        .collect();
+    let a = read_array(&out, "arr");
+    for f in 0..frames {
+        for d in 0..3 {
+            let m = (0..4)
+                .map(|p| a.values[(f * points + p) * 3 + d])
+                .sum::<f64>()
+                / 4.0;
+            assert!(
+                (m - c[d]).abs() < 1e-9,
+                "frame {f} dim {d}: {m} vs {}",
+                c[d]
+            );
+        }
+    }
+    // Frame 3 itself is the reference: it comes back where it was.
+    assert!(
+        max_abs_diff(
+            &a.values[3 * points * 3..4 * points * 3],
+            &values[3 * points * 3..4 * points * 3]
+        ) < 1e-9
+    );
+}
+
+/// Every rotation works on 4-D data through the CLI (the general-D path).
+#[test]
+fn four_dimensional_trajectories_align() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("d4.npz");
+    cmd()
+        .args([
+            "generate", "--kind", "blob3d", "--frames", "20", "--points", "30", "--dims", "4", "-o",
+        ])
+        .arg(&input)
+        .assert()
+        .success();
+    for rotate in ["kabsch", "principal", "point-vector", "none"] {
+        let out = dir.path().join(format!("{rotate}.npz"));
+        cmd()
+            .args(["align", "--rotate", rotate])
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success()
+            .stderr("");
+        let a = read_array(&out, "arr");
+        assert_eq!(a.shape, vec![20, 30, 4]);
+        // Every frame is centred (all but point-vector use the COM; center defaults to com).
+        for f in a.values.chunks(30 * 4) {
+            for d in 0..4 {
+                let m: f64 = f.iter().skip(d).step_by(4).sum::<f64>() / 30.0;
+                assert!(m.abs() < 1e-9, "{rotate}: centroid {m}");
+            }
+        }
+    }
+}
+
+#[test]
+fn ref_average_from_stdin_says_it_buffers() {
+    let bytes = std::fs::read(project_file("data/chain2d.npz")).unwrap();
+    let out = cmd()
+        .args(["align", "--ref", "average"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("held in memory"), "{stderr}");
+    assert_eq!(npz_array(&out.stdout, "arr").shape, vec![2048, 12, 2]);
+}
