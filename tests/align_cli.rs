@@ -554,15 +554,15 @@ fn to_ref_center_moves_results_to_the_reference_centroid() {
         .collect();
     let a = read_array(&out, "arr");
     for f in 0..frames {
-        for d in 0..3 {
+        for (d, cd) in c.iter().enumerate() {
             let m = (0..4)
                 .map(|p| a.values[(f * points + p) * 3 + d])
                 .sum::<f64>()
                 / 4.0;
             assert!(
-                (m - c[d]).abs() < 1e-9,
+                (m - cd).abs() < 1e-9,
                 "frame {f} dim {d}: {m} vs {}",
-                c[d]
+                cd
             );
         }
     }
