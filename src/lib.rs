@@ -14,6 +14,7 @@ pub mod io;
 pub mod kernels;
 pub mod pipeline;
 pub mod progress;
+pub mod report;
 pub mod rotate;
 pub mod spec;
 pub mod stage;

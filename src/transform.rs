@@ -8,6 +8,7 @@ use crate::progress::Progress;
 use crate::spec::{PipelineSpec, RefSpec, RotateSpec, StageContext, StageOptions};
 use crate::stage::FrameFacts;
 use anyhow::{bail, Result};
+use ndarray::Array3;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -108,6 +109,23 @@ impl From<PathBuf> for OutputTarget {
 /// Runs `req`: reads the trajectory chunk by chunk, applies the pipeline, writes the output
 /// atomically, and prints (unless quiet) one summary warning for degenerate and off-centre frames.
 pub fn run_transform(req: &TransformRequest) -> Result<TransformOutcome> {
+    run_transform_observed(req, None)
+}
+
+/// Sees every aligned chunk of a transform, in frame order (`align --report`).
+pub trait ChunkObserver {
+    /// Called once, after the stages are built and before the first chunk.
+    fn start(&mut self, ctx: &StageContext<'_>) -> Result<()>;
+    /// Called with each aligned chunk (frames `first..first + n`) and its facts, in order.
+    fn chunk(&mut self, first: usize, aligned: &Array3<f64>, facts: &[FrameFacts]) -> Result<()>;
+}
+
+/// [`run_transform`], showing each aligned chunk to `observer` (which then takes the
+/// chunked path rather than the raw streaming one).
+pub fn run_transform_observed(
+    req: &TransformRequest,
+    mut observer: Option<&mut dyn ChunkObserver>,
+) -> Result<TransformOutcome> {
     let input = Input::open(req.input.clone())?;
     let (member, meta) = trajectory_member(&input, req.key.as_deref())?;
     let output = resolve_output(req.output.as_deref(), &input.location)?;
@@ -122,11 +140,14 @@ pub fn run_transform(req: &TransformRequest) -> Result<TransformOutcome> {
         );
     }
     let mut pipeline = req.pipeline.build(&ctx)?;
+    if let Some(o) = observer.as_deref_mut() {
+        o.start(&ctx)?;
+    }
     let mut source = FrameSource::open(&input, member, req.allow_nonfinite)?;
     let chunk = meta.chunk_frames(req.chunk_frames);
     let mut sink = FrameSink::create(&output, &meta)?;
     let progress = Progress::new(&pipeline.name(), meta.frames, meta.frame_len(), req.quiet);
-    let facts = if pipeline.is_parallelizable() && !meta.fortran_order {
+    let facts = if observer.is_none() && pipeline.is_parallelizable() && !meta.fortran_order {
         stream_raw(
             &pipeline,
             source,
@@ -139,7 +160,11 @@ pub fn run_transform(req: &TransformRequest) -> Result<TransformOutcome> {
     } else {
         let mut facts = Vec::with_capacity(meta.frames);
         while let Some(mut frames) = source.read_chunk(chunk)? {
-            facts.extend(pipeline.process(&mut frames));
+            let chunk_facts = pipeline.process(&mut frames);
+            if let Some(o) = observer.as_deref_mut() {
+                o.chunk(facts.len(), &frames, &chunk_facts)?;
+            }
+            facts.extend(chunk_facts);
             sink.write_chunk(&frames)?;
             progress.advance(frames.len_of(ndarray::Axis(0)));
         }

@@ -1,0 +1,102 @@
+//! Exporters: reports to JSON (serde) and tables to CSV, each written atomically, so a failed
+//! run leaves no partial file. The format follows the extension where a command accepts both.
+
+use crate::io::atomic::write_atomically;
+use anyhow::{anyhow, bail, Result};
+use serde::Serialize;
+use std::path::Path;
+
+/// The report formats, chosen by a file's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `.json`
+    Json,
+    /// `.csv`
+    Csv,
+}
+
+impl Format {
+    /// The format of `path` by its extension (`.json` or `.csv`, any case).
+    pub fn of(path: &Path, flag: &str) -> Result<Format> {
+        match path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("json") => Ok(Format::Json),
+            Some("csv") => Ok(Format::Csv),
+            _ => bail!(
+                "{flag} {}: unknown report format (use a .json or .csv file name)",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON to `path`, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    write_atomically(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value)
+            .map_err(|e| anyhow!("{}: cannot write JSON: {e}", path.display()))?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })
+}
+
+/// Writes serialisable rows (one struct per row, its field names as the header) as CSV.
+pub fn write_csv_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    write_atomically(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        for row in rows {
+            csv.serialize(row)
+                .map_err(|e| anyhow!("{}: cannot write CSV: {e}", path.display()))?;
+        }
+        csv.flush()?;
+        Ok(())
+    })
+}
+
+/// Writes a matrix as CSV with a header `row,0,1,…` and one line per row `k,S[k][0],…`.
+pub fn write_csv_matrix(path: &Path, matrix: &[Vec<f64>]) -> Result<()> {
+    write_atomically(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        let cols = matrix.first().map_or(0, |r| r.len());
+        let mut header = vec!["row".to_string()];
+        header.extend((0..cols).map(|j| j.to_string()));
+        csv.write_record(&header)?;
+        for (k, row) in matrix.iter().enumerate() {
+            let mut rec = vec![k.to_string()];
+            rec.extend(row.iter().map(|v| v.to_string()));
+            csv.write_record(&rec)?;
+        }
+        csv.flush()?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_by_extension() {
+        assert_eq!(
+            Format::of(Path::new("a.JSON"), "--report").unwrap(),
+            Format::Json
+        );
+        assert_eq!(
+            Format::of(Path::new("a.csv"), "--report").unwrap(),
+            Format::Csv
+        );
+        assert!(Format::of(Path::new("a.txt"), "--report").is_err());
+    }
+
+    #[test]
+    fn matrix_csv_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.csv");
+        write_csv_matrix(&p, &[vec![1.0, 0.5], vec![0.25, 2.0]]).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text, "row,0,1\n0,1,0.5\n1,0.25,2\n");
+    }
+}

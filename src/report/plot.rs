@@ -1,0 +1,242 @@
+//! Drawing shared by the report pictures: the embedded font, the viridis colour map, a colour
+//! bar, PNG/SVG output by extension (rendered in memory, written atomically), and the
+//! sensitivity heatmaps of `sensitivity --plot`.
+//!
+//! Text uses DejaVu Sans Mono (assets/, Bitstream Vera licence) registered with plotters'
+//! `ab_glyph` backend, so pictures need no system font libraries.
+
+use crate::io::atomic::write_atomically;
+use anyhow::{anyhow, bail, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSansMono.ttf");
+static REGISTER: Once = Once::new();
+
+/// The font family used for all text.
+pub const FAMILY: &str = "sans-serif";
+
+/// Registers the embedded font (once per process).
+pub fn ensure_font() {
+    REGISTER.call_once(|| {
+        let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT);
+    });
+}
+
+/// Turns a plotters error into an `anyhow` one.
+pub fn draw_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("drawing failed: {e}")
+}
+
+/// Viridis (matplotlib's sequential, perceptually uniform map), sampled at 9 stops and
+/// interpolated linearly; `t` is clamped to [0, 1].
+pub fn viridis(t: f64) -> RGBColor {
+    const STOPS: [(u8, u8, u8); 9] = [
+        (68, 1, 84),
+        (71, 45, 123),
+        (59, 82, 139),
+        (44, 114, 142),
+        (33, 145, 140),
+        (40, 174, 128),
+        (94, 201, 98),
+        (173, 220, 48),
+        (253, 231, 37),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let x = t * (STOPS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - i as f64;
+    let lerp = |a: u8, b: u8| (a as f64 + f * (b as f64 - a as f64)).round() as u8;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    RGBColor(lerp(a.0, b.0), lerp(a.1, b.1), lerp(a.2, b.2))
+}
+
+/// A picture that can be drawn on any plotters backend.
+pub trait Figure {
+    /// Draws onto `root` (already filled white).
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
+}
+
+/// The picture formats, by extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// `.png`
+    Png,
+    /// `.svg`
+    Svg,
+}
+
+impl ImageFormat {
+    /// The format of `path` by its extension.
+    pub fn of(path: &Path, flag: &str) -> Result<ImageFormat> {
+        match path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("png") => Ok(ImageFormat::Png),
+            Some("svg") => Ok(ImageFormat::Svg),
+            _ => bail!(
+                "{flag} {}: unknown picture format (use a .png or .svg file name)",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Renders `figure` at `size` (pixels) and writes it atomically to `path` (PNG or SVG by
+/// extension).
+pub fn render(path: &Path, size: (u32, u32), figure: &impl Figure) -> Result<()> {
+    ensure_font();
+    let (w, h) = size;
+    if !(16..=20_000).contains(&w) || !(16..=20_000).contains(&h) {
+        bail!("picture size {w}×{h}: width and height must be between 16 and 20000 pixels");
+    }
+    match ImageFormat::of(path, "-o")? {
+        ImageFormat::Png => {
+            let mut buf = vec![255u8; (w * h * 3) as usize];
+            {
+                let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
+                root.fill(&WHITE).map_err(draw_err)?;
+                figure.draw(&root)?;
+                root.present().map_err(draw_err)?;
+            }
+            write_atomically(path, |out| {
+                let mut enc = png::Encoder::new(out, w, h);
+                enc.set_color(png::ColorType::Rgb);
+                enc.set_depth(png::BitDepth::Eight);
+                let mut writer = enc
+                    .write_header()
+                    .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                writer
+                    .write_image_data(&buf)
+                    .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                writer
+                    .finish()
+                    .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                Ok(())
+            })
+        }
+        ImageFormat::Svg => {
+            let mut text = String::new();
+            {
+                let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+                root.fill(&WHITE).map_err(draw_err)?;
+                figure.draw(&root)?;
+                root.present().map_err(draw_err)?;
+            }
+            write_atomically(path, |out| Ok(out.write_all(text.as_bytes())?))
+        }
+    }
+}
+
+/// Draws a vertical viridis colour bar for values `lo..hi` in `area`, titled `label`.
+pub fn colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    lo: f64,
+    hi: f64,
+    label: &str,
+) -> Result<()> {
+    let hi = if hi > lo { hi } else { lo + 1.0 };
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(40)
+        .margin_bottom(50)
+        .margin_right(8)
+        .y_label_area_size(60)
+        .caption(label, (FAMILY, 14))
+        .build_cartesian_2d(0.0..1.0, lo..hi)
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .disable_y_mesh()
+        .disable_x_axis()
+        .y_labels(6)
+        .label_style((FAMILY, 12))
+        .draw()
+        .map_err(draw_err)?;
+    let slices = 100;
+    chart
+        .draw_series((0..slices).map(|i| {
+            let a = lo + (hi - lo) * i as f64 / slices as f64;
+            let b = lo + (hi - lo) * (i + 1) as f64 / slices as f64;
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                viridis(i as f64 / (slices - 1) as f64).filled(),
+            )
+        }))
+        .map_err(draw_err)?;
+    Ok(())
+}
+
+/// One heatmap of `S` per pipeline, side by side, on a shared colour scale (0 … max S).
+pub struct Heatmaps<'a> {
+    /// `(pipeline name, S)`.
+    pub panels: Vec<(&'a str, &'a [Vec<f64>])>,
+}
+
+impl Figure for Heatmaps<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let vmax = self
+            .panels
+            .iter()
+            .flat_map(|(_, m)| m.iter().flatten())
+            .cloned()
+            .fold(0.0f64, f64::max);
+        let vmax = if vmax > 0.0 { vmax } else { 1.0 };
+        let (w, _) = root.dim_in_pixel();
+        let (maps, bar) = root.split_horizontally(w.saturating_sub(110));
+        let panels = maps.split_evenly((1, self.panels.len().max(1)));
+        for ((name, m), area) in self.panels.iter().zip(&panels) {
+            let n = m.len();
+            let mut chart = ChartBuilder::on(area)
+                .margin(12)
+                .caption(format!("{name}: S[k][j]"), (FAMILY, 18))
+                .x_label_area_size(40)
+                .y_label_area_size(50)
+                .build_cartesian_2d(0.0..n as f64, n as f64..0.0)
+                .map_err(draw_err)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_desc("point j (moves)")
+                .y_desc("point k (nudged)")
+                .label_style((FAMILY, 12))
+                .axis_desc_style((FAMILY, 13))
+                .x_labels(n.min(12))
+                .y_labels(n.min(12))
+                .draw()
+                .map_err(draw_err)?;
+            chart
+                .draw_series(m.iter().enumerate().flat_map(|(k, row)| {
+                    row.iter().enumerate().map(move |(j, &v)| {
+                        Rectangle::new(
+                            [(j as f64, k as f64), (j as f64 + 1.0, k as f64 + 1.0)],
+                            viridis(v / vmax).filled(),
+                        )
+                    })
+                }))
+                .map_err(draw_err)?;
+        }
+        colour_bar(&bar, 0.0, vmax, "|Δx_j|/δ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn viridis_ends_and_middle() {
+        assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
+        assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
+        assert_eq!(viridis(0.5), RGBColor(33, 145, 140));
+        assert_eq!(viridis(-3.0), viridis(0.0));
+    }
+}

@@ -1,0 +1,525 @@
+//! `aligntraj sensitivity`: the book's perturbation experiment ("perturbing one point alters
+//! all others after alignment"), measured.
+//!
+//! For each pipeline, each sampled frame f and each point k, point k is moved by `δ·u` (u = +x,
+//! or with `--direction random` a random unit vector drawn per frame and point from `--seed`),
+//! the perturbed and the original frame are aligned on their own, and each point's displacement
+//! `d_j(δ) = ‖aligned′_j − aligned_j‖` is measured, for δ = `linspace(0, max_delta, steps)`.
+//!
+//! - `S[k][j]` = mean over frames of `d_j(δ₁)/δ₁`, δ₁ the smallest non-zero δ (a Jacobian norm);
+//! - `self` = mean_k S[k][k]; `cross_mean` = mean over k ≠ j of S[k][j]; `cross_max` its maximum;
+//!   `leak_k` = Σ_{j≠k} S[k][j]; `leak_mean` = mean_k leak_k;
+//!   `unevenness` = std_k(leak_k) / leak_mean (population std; 0 when leak_mean is 0).
+//!
+//! A nudge whose alignment jumps (aligned frame moved by RMSD > max(0.25 Rg, 10 δ₁) at δ₁: an
+//! axis sign flip or swap, e.g. where the skew rule's third moment crosses zero) is not a
+//! derivative: it is counted under `discontinuities` and left out of S (the mean for row k is
+//! over the remaining frames); the sweep keeps every nudge.
+//!
+//! Each frame is aligned independently, so `--sign continuous` (which depends on the previous
+//! frame) has no meaning here: the skew sign rule is used instead. A Kabsch reference is built
+//! once from the input (`--ref`); perturbing a frame does not perturb the reference.
+//!
+//! JSON schema (`--report FILE.json`; these names are stable, more may be added):
+//! ```text
+//! { "input": str, "points": N, "dims": D, "direction": "x"|"random", "seed": u64,
+//!   "frames": [frame indices used], "deltas": [δ₀ = 0, δ₁, …],
+//!   "pipelines": [ { "name": "com+principal",
+//!                    "matrix": S (N × N, row k = point perturbed, column j = point measured),
+//!                    "sweep": [k][step][j] = d_j(δ_step) averaged over frames,
+//!                    "leak": [leak_k],
+//!                    "discontinuities": { "count", "rate", "first": [[frame, point], …] },
+//!                    "degenerate_alignments": count of perturbed or original alignments
+//!                                             that fell back to a default rotation,
+//!                    "summary": { "self", "cross_mean", "cross_max", "leak_mean",
+//!                                 "unevenness" } }, … ] }
+//! ```
+
+use super::export::{write_csv_matrix, write_json};
+use super::{build, load, parse_pipelines, radius_of_gyration, rmsd, sample_frames};
+use crate::io::InputLocation;
+use crate::spec::{PipelineSpec, SignRule, StageOptions};
+use anyhow::{bail, Result};
+use ndarray::{Array2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// The pipelines compared when none are given.
+pub const DEFAULT_PIPELINES: [&str; 2] = ["com+principal", "point0+point-vector"];
+
+/// Which way a point is nudged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Along +x (the book's experiment).
+    X,
+    /// A random unit vector per frame and point.
+    Random,
+}
+
+impl std::str::FromStr for Direction {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Direction> {
+        match s {
+            "x" => Ok(Direction::X),
+            "random" => Ok(Direction::Random),
+            _ => bail!("--direction {s}: expected x or random"),
+        }
+    }
+}
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct SensitivityRequest {
+    /// The input.
+    pub input: InputLocation,
+    /// `--key`.
+    pub key: Option<String>,
+    /// Stage options (`--masses`, `--fit-points`, `--ref`, …).
+    pub options: StageOptions,
+    /// `--pipeline` values (default [`DEFAULT_PIPELINES`]).
+    pub pipelines: Vec<String>,
+    /// `--frames N`: sample N frames evenly (default all).
+    pub frames: Option<usize>,
+    /// `--max-delta`.
+    pub max_delta: f64,
+    /// `--steps` (number of δ values including 0).
+    pub steps: usize,
+    /// `--direction`.
+    pub direction: Direction,
+    /// `--seed`.
+    pub seed: u64,
+}
+
+/// The five numbers of SPEC §4.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    /// mean_k S[k][k].
+    #[serde(rename = "self")]
+    pub self_: f64,
+    /// mean over k ≠ j of S[k][j].
+    pub cross_mean: f64,
+    /// max over k ≠ j of S[k][j].
+    pub cross_max: f64,
+    /// mean_k Σ_{j≠k} S[k][j].
+    pub leak_mean: f64,
+    /// std_k(leak_k) / leak_mean.
+    pub unevenness: f64,
+}
+
+/// Nudges whose alignment responded discontinuously: at δ₁ the aligned frame moved (RMSD)
+/// by more than `max(0.25 × Rg, 10 × δ₁)`: a sign flip or swap of axes, not a derivative.
+/// They are left out of S (which would otherwise hold `jump/δ₁` terms that grow without
+/// bound as δ₁ shrinks) and counted here; the sweep keeps them.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Discontinuities {
+    /// Number of (frame, point) nudges that jumped.
+    pub count: usize,
+    /// `count / (frames × points)`.
+    pub rate: f64,
+    /// The first few as `[frame, point]`.
+    pub first: Vec<[usize; 2]>,
+}
+
+/// Per-thread sums of [`measure`].
+struct Acc {
+    sweep: Vec<f64>,
+    s: Vec<f64>,
+    kept: Vec<usize>,
+    degenerate: usize,
+    jumps: Vec<(usize, usize)>,
+}
+
+/// A nudge is a discontinuity when the aligned frame moves (RMSD) by more than this fraction
+/// of the frame's radius of gyration…
+pub const JUMP_RG: f64 = 0.25;
+/// …and by more than this multiple of δ₁.
+pub const JUMP_DELTA: f64 = 10.0;
+
+/// One pipeline's results.
+#[derive(Clone, Debug, Serialize)]
+pub struct PipelineSensitivity {
+    /// `com+principal`.
+    pub name: String,
+    /// `S[k][j]`.
+    pub matrix: Vec<Vec<f64>>,
+    /// `[k][step][j]`: `d_j(δ_step)` averaged over frames.
+    pub sweep: Vec<Vec<Vec<f64>>>,
+    /// `leak_k`.
+    pub leak: Vec<f64>,
+    /// Alignments (original or perturbed) that were degenerate.
+    pub degenerate_alignments: usize,
+    /// Nudges at δ₁ whose aligned result jumped (see [`Discontinuities`]); left out of S.
+    pub discontinuities: Discontinuities,
+    /// The summary numbers.
+    pub summary: Summary,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct SensitivityReport {
+    /// The input, as named in messages.
+    pub input: String,
+    /// Points per frame.
+    pub points: usize,
+    /// Dimensions.
+    pub dims: usize,
+    /// `x` or `random`.
+    pub direction: String,
+    /// The seed of random directions.
+    pub seed: u64,
+    /// The frames used.
+    pub frames: Vec<usize>,
+    /// The δ values, starting at 0.
+    pub deltas: Vec<f64>,
+    /// One entry per pipeline.
+    pub pipelines: Vec<PipelineSensitivity>,
+}
+
+/// Runs the experiment.
+pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
+    if req.steps < 2 {
+        bail!(
+            "--steps {}: need at least 2 (0 and one non-zero δ)",
+            req.steps
+        );
+    }
+    if !(req.max_delta.is_finite() && req.max_delta > 0.0) {
+        bail!("--max-delta {}: must be a positive number", req.max_delta);
+    }
+    if req.frames == Some(0) {
+        bail!("--frames 0: need at least one frame");
+    }
+    let specs = parse_pipelines(&req.pipelines, &DEFAULT_PIPELINES)?;
+    let loaded = load(req.input.clone(), req.key.as_deref(), false)?;
+    let mut options = req.options.clone();
+    // Frames are aligned one at a time: continuous signs have no previous frame.
+    options.sign = SignRule::Skew;
+    let frames = sample_frames(loaded.meta.frames, req.frames);
+    let deltas: Vec<f64> = (0..req.steps)
+        .map(|s| req.max_delta * s as f64 / (req.steps - 1) as f64)
+        .collect();
+    let mut results = Vec::new();
+    for spec in &specs {
+        let pipeline = build(spec, &loaded, &options)?;
+        let picked: Vec<Array2<f64>> = frames
+            .iter()
+            .map(|&f| loaded.frames.index_axis(Axis(0), f).to_owned())
+            .collect();
+        results.push(measure(
+            spec,
+            &pipeline,
+            &frames,
+            &picked,
+            &deltas,
+            req.direction,
+            req.seed,
+        ));
+    }
+    Ok(SensitivityReport {
+        input: loaded.meta.source.clone(),
+        points: loaded.meta.points,
+        dims: loaded.meta.dims,
+        direction: match req.direction {
+            Direction::X => "x".into(),
+            Direction::Random => "random".into(),
+        },
+        seed: req.seed,
+        frames,
+        deltas,
+        pipelines: results,
+    })
+}
+
+/// The unit vector point `k` of frame `f` is nudged along.
+pub fn direction_vector(dir: Direction, dims: usize, seed: u64, f: usize, k: usize) -> Vec<f64> {
+    match dir {
+        Direction::X => {
+            let mut u = vec![0.0; dims];
+            u[0] = 1.0;
+            u
+        }
+        Direction::Random => {
+            let stream = (f as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k as u64);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ stream);
+            loop {
+                let u: Vec<f64> = (0..dims).map(|_| StandardNormal.sample(&mut rng)).collect();
+                let n = u.iter().map(|x| x * x).sum::<f64>().sqrt();
+                if n > 1e-6 {
+                    return u.into_iter().map(|x| x / n).collect();
+                }
+            }
+        }
+    }
+}
+
+/// Measures one pipeline on the given frames (`indices` are their positions in the input,
+/// used only to seed random directions).
+pub fn measure(
+    spec: &PipelineSpec,
+    pipeline: &crate::pipeline::Pipeline,
+    indices: &[usize],
+    frames: &[Array2<f64>],
+    deltas: &[f64],
+    dir: Direction,
+    seed: u64,
+) -> PipelineSensitivity {
+    let (n, dims) = frames[0].dim();
+    let steps = deltas.len();
+    let zero = || Acc {
+        sweep: vec![0.0; n * steps * n],
+        s: vec![0.0; n * n],
+        kept: vec![0; n],
+        degenerate: 0,
+        jumps: Vec::new(),
+    };
+    let acc = indices
+        .par_iter()
+        .zip(frames.par_iter())
+        .fold(zero, |mut acc, (&f, frame)| {
+            let mut aligned = frame.clone();
+            acc.degenerate += pipeline.align_one(aligned.view_mut()).degenerate as usize;
+            let jump_at = (JUMP_RG * radius_of_gyration(frame.view())).max(JUMP_DELTA * deltas[1]);
+            let mut work = frame.clone();
+            let mut d = vec![0.0; n];
+            for k in 0..n {
+                let u = direction_vector(dir, dims, seed, f, k);
+                for (s, &delta) in deltas.iter().enumerate().skip(1) {
+                    work.assign(frame);
+                    work.row_mut(k)
+                        .iter_mut()
+                        .zip(&u)
+                        .for_each(|(x, u)| *x += delta * u);
+                    acc.degenerate += pipeline.align_one(work.view_mut()).degenerate as usize;
+                    for (j, dj) in d.iter_mut().enumerate() {
+                        let d2: f64 = work
+                            .row(j)
+                            .iter()
+                            .zip(aligned.row(j))
+                            .map(|(a, b)| (a - b) * (a - b))
+                            .sum();
+                        *dj = d2.sqrt();
+                    }
+                    let base = (k * steps + s) * n;
+                    acc.sweep[base..base + n]
+                        .iter_mut()
+                        .zip(&d)
+                        .for_each(|(a, x)| *a += x);
+                    if s == 1 {
+                        if rmsd(work.view(), aligned.view()) > jump_at {
+                            acc.jumps.push((f, k));
+                        } else {
+                            acc.s[k * n..(k + 1) * n]
+                                .iter_mut()
+                                .zip(&d)
+                                .for_each(|(a, x)| *a += x / delta);
+                            acc.kept[k] += 1;
+                        }
+                    }
+                }
+            }
+            acc
+        })
+        .reduce(zero, |mut a, b| {
+            a.sweep.iter_mut().zip(&b.sweep).for_each(|(x, y)| *x += y);
+            a.s.iter_mut().zip(&b.s).for_each(|(x, y)| *x += y);
+            a.kept.iter_mut().zip(&b.kept).for_each(|(x, y)| *x += y);
+            a.degenerate += b.degenerate;
+            a.jumps.extend(b.jumps);
+            a
+        });
+    let count = frames.len() as f64;
+    let sweep: Vec<Vec<Vec<f64>>> = (0..n)
+        .map(|k| {
+            (0..steps)
+                .map(|s| {
+                    (0..n)
+                        .map(|j| acc.sweep[(k * steps + s) * n + j] / count)
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let matrix: Vec<Vec<f64>> = (0..n)
+        .map(|k| {
+            (0..n)
+                .map(|j| acc.s[k * n + j] / acc.kept[k].max(1) as f64)
+                .collect()
+        })
+        .collect();
+    let mut jumps = acc.jumps;
+    jumps.sort_unstable();
+    let discontinuities = Discontinuities {
+        count: jumps.len(),
+        rate: jumps.len() as f64 / (count * n as f64),
+        first: jumps.iter().take(10).map(|&(f, k)| [f, k]).collect(),
+    };
+    let (summary, leak) = summarize(&matrix);
+    PipelineSensitivity {
+        name: spec.to_string(),
+        matrix,
+        sweep,
+        leak,
+        degenerate_alignments: acc.degenerate,
+        discontinuities,
+        summary,
+    }
+}
+
+/// The summary numbers and `leak_k` of a matrix S (SPEC §4).
+pub fn summarize(s: &[Vec<f64>]) -> (Summary, Vec<f64>) {
+    let n = s.len();
+    let self_ = (0..n).map(|k| s[k][k]).sum::<f64>() / n as f64;
+    let leak: Vec<f64> = (0..n)
+        .map(|k| (0..n).filter(|&j| j != k).map(|j| s[k][j]).sum())
+        .collect();
+    let pairs = (n * n - n) as f64;
+    let cross_mean = if n > 1 {
+        leak.iter().sum::<f64>() / pairs
+    } else {
+        0.0
+    };
+    let cross_max = (0..n)
+        .flat_map(|k| (0..n).filter(move |&j| j != k).map(move |j| (k, j)))
+        .map(|(k, j)| s[k][j])
+        .fold(0.0, f64::max);
+    let leak_mean = leak.iter().sum::<f64>() / n as f64;
+    let var = leak.iter().map(|l| (l - leak_mean).powi(2)).sum::<f64>() / n as f64;
+    let unevenness = if leak_mean > 0.0 {
+        var.sqrt() / leak_mean
+    } else {
+        0.0
+    };
+    (
+        Summary {
+            self_,
+            cross_mean,
+            cross_max,
+            leak_mean,
+            unevenness,
+        },
+        leak,
+    )
+}
+
+/// The table printed on standard output.
+pub fn format_table(report: &SensitivityReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "sensitivity of {} ({} frames, {} points, {}-D; nudge along {}, δ₁ = {:.4})",
+        report.input,
+        report.frames.len(),
+        report.points,
+        report.dims,
+        report.direction,
+        report.deltas.get(1).copied().unwrap_or(0.0)
+    );
+    let _ = writeln!(
+        out,
+        "{:<24} {:>8} {:>10} {:>10} {:>10} {:>11}",
+        "pipeline", "self", "cross_mean", "cross_max", "leak_mean", "unevenness"
+    );
+    for p in &report.pipelines {
+        let s = &p.summary;
+        let _ = writeln!(
+            out,
+            "{:<24} {:>8.4} {:>10.4} {:>10.4} {:>10.4} {:>11.4}",
+            p.name, s.self_, s.cross_mean, s.cross_max, s.leak_mean, s.unevenness
+        );
+    }
+    if report.points <= 24 {
+        let _ = writeln!(out, "leak_k by perturbed point k:");
+        for p in &report.pipelines {
+            let leaks: Vec<String> = p.leak.iter().map(|l| format!("{l:.2}")).collect();
+            let _ = writeln!(out, "  {:<22} {}", p.name, leaks.join(" "));
+        }
+    }
+    for p in &report.pipelines {
+        if p.discontinuities.count > 0 {
+            let _ = writeln!(
+                out,
+                "note: {}: {} of {} nudges ({:.2}%) flipped the alignment (left out of S; first [frame, point]: {:?})",
+                p.name,
+                p.discontinuities.count,
+                report.frames.len() * report.points,
+                100.0 * p.discontinuities.rate,
+                &p.discontinuities.first[..p.discontinuities.first.len().min(3)]
+            );
+        }
+        if p.degenerate_alignments > 0 {
+            let _ = writeln!(
+                out,
+                "note: {}: {} alignments were degenerate (default rotation used)",
+                p.name, p.degenerate_alignments
+            );
+        }
+    }
+    out
+}
+
+/// Writes `--report FILE.json`.
+pub fn write_report(path: &std::path::Path, report: &SensitivityReport) -> Result<()> {
+    write_json(path, report)
+}
+
+/// Writes `--csv DIR`: `DIR/<pipeline>.csv` holding S, one per pipeline (created if needed).
+pub fn write_csv_dir(dir: &std::path::Path, report: &SensitivityReport) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("--csv {}: cannot create folder: {e}", dir.display()))?;
+    let mut written = Vec::new();
+    for p in &report.pipelines {
+        let name: String = p
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '+' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join(format!("{name}.csv"));
+        write_csv_matrix(&path, &p.matrix)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_of_a_known_matrix() {
+        // S = [[1, 2], [0, 3]]: self = 2; off-diagonal 2 and 0: cross_mean 1, cross_max 2;
+        // leak = [2, 0], leak_mean 1, std 1 → unevenness 1.
+        let (s, leak) = summarize(&[vec![1.0, 2.0], vec![0.0, 3.0]]);
+        assert_eq!(leak, vec![2.0, 0.0]);
+        assert_eq!(
+            s,
+            Summary {
+                self_: 2.0,
+                cross_mean: 1.0,
+                cross_max: 2.0,
+                leak_mean: 1.0,
+                unevenness: 1.0
+            }
+        );
+    }
+
+    #[test]
+    fn random_directions_are_unit_and_seeded() {
+        let a = direction_vector(Direction::Random, 3, 7, 4, 2);
+        let b = direction_vector(Direction::Random, 3, 7, 4, 2);
+        let c = direction_vector(Direction::Random, 3, 7, 4, 3);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!((a.iter().map(|x| x * x).sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+}
