@@ -3,10 +3,17 @@
 
 use aligntraj::generate::{generate, GenerateRequest, Kind};
 use aligntraj::io::{Dtype, InputLocation, OutputTarget};
+use aligntraj::report::check::{run_check, CheckRequest};
+use aligntraj::report::frames::{check_report_path, write_frame_report, FrameReporter};
+use aligntraj::report::overlay::{run_plot, PlotRequest};
+use aligntraj::report::plot::{render, Heatmaps, ImageFormat};
+use aligntraj::report::sensitivity::{self, run_sensitivity, Direction, SensitivityRequest};
 use aligntraj::spec::{
     parse_index_list, CenterSpec, PipelineSpec, RefSpec, RotateSpec, SignRule, StageOptions,
 };
-use aligntraj::transform::{resolve_output, run_transform, TransformRequest};
+use aligntraj::transform::{
+    resolve_output, run_transform, run_transform_observed, TransformRequest,
+};
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -33,6 +40,119 @@ enum Command {
     Info(InfoArgs),
     /// Write a synthetic trajectory (the example data and benchmark inputs).
     Generate(GenerateArgs),
+    /// Measure how a nudge of one point moves every point after alignment (the book's
+    /// perturbation experiment): a sensitivity matrix and summary per pipeline.
+    Sensitivity(SensitivityArgs),
+    /// Apply random rotations and translations to the whole input and check that each
+    /// pipeline's alignment does not change (exit 1 when a frame breaks invariance).
+    Check(CheckArgs),
+    /// Draw the overlay figure: raw input and each pipeline's aligned frames, coloured by time.
+    Plot(PlotArgs),
+}
+
+/// Input and stage options of the report commands.
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Input .npz or .npy; `-` reads standard input.
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+    /// A pipeline CENTER+ROTATE (com+principal, point0+point-vector, com+kabsch, none+none, …);
+    /// repeat to compare several.
+    #[arg(long = "pipeline", value_name = "P")]
+    pipelines: Vec<String>,
+    /// The trajectory member (default: `arr`, else the only 3-D float array).
+    #[arg(long)]
+    key: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Kabsch reference: a frame index K of the input, `average`, or FILE.npz[#KEY][@FRAME].
+    #[arg(long = "ref", value_name = "REF", default_value = "0")]
+    reference: String,
+    /// Principal-axes sign rule: `skew` (default) or `continuous`.
+    #[arg(long, value_name = "RULE", default_value = "skew")]
+    sign: String,
+    #[command(flatten)]
+    fit: FitArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Defaults: pipelines com+principal and point0+point-vector, all frames, \
+δ = 0 … 0.2 in 16 steps along +x. Frames are aligned one at a time, so --sign continuous \
+(which needs the previous frame) is replaced by the skew rule. A Kabsch reference is built \
+once from the input and is not perturbed."
+)]
+struct SensitivityArgs {
+    #[command(flatten)]
+    common: ReportArgs,
+    /// Write the full report (matrices, sweeps, summaries) as JSON.
+    #[arg(long, value_name = "FILE.json")]
+    report: Option<PathBuf>,
+    /// Write each pipeline's matrix S as DIR/<pipeline>.csv.
+    #[arg(long, value_name = "DIR")]
+    csv: Option<PathBuf>,
+    /// Draw the matrices as heatmaps side by side (PNG or SVG by extension).
+    #[arg(long, value_name = "FILE.png|svg")]
+    plot: Option<PathBuf>,
+    /// Use N frames sampled evenly (default: all).
+    #[arg(long, value_name = "N")]
+    frames: Option<usize>,
+    /// Largest nudge δ.
+    #[arg(long, value_name = "D", default_value_t = 0.2)]
+    max_delta: f64,
+    /// Number of δ values from 0 to --max-delta, inclusive (S uses the first non-zero one).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    steps: usize,
+    /// Nudge direction: `x` (+x, the book's) or `random` (a random unit vector per frame and point).
+    #[arg(long, value_name = "DIR", default_value = "x")]
+    direction: String,
+    /// Seed of the random directions.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Defaults: pipelines com+principal, com+kabsch and point0+point-vector. \
+A frame breaks invariance when a point moves by more than 1e-9 × the frame's radius of \
+gyration (1e-4 for float32 input). A Kabsch reference taken from the input moves with it, so \
+its output is compared after that one global rotation."
+)]
+struct CheckArgs {
+    #[command(flatten)]
+    common: ReportArgs,
+    /// Number of random rigid motions.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    trials: usize,
+    /// Random seed.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Defaults: panels raw input, com+principal and point0+point-vector; \
+about 128 frames drawn. 3-D data are drawn in their x and y coordinates."
+)]
+struct PlotArgs {
+    #[command(flatten)]
+    common: ReportArgs,
+    /// Output picture: FILE.png or FILE.svg.
+    #[arg(short, long, value_name = "FILE.png|svg")]
+    output: PathBuf,
+    /// Draw every S-th frame (default: frames / 128, at least 1).
+    #[arg(long, value_name = "S")]
+    every: Option<usize>,
+    /// Picture width in pixels.
+    #[arg(long, default_value_t = 1500)]
+    width: u32,
+    /// Picture height in pixels.
+    #[arg(long, default_value_t = 450)]
+    height: u32,
 }
 
 /// Input, output and run options shared by the transforming commands.
@@ -135,6 +255,10 @@ struct AlignArgs {
     /// Rotation stage: kabsch, principal, point-vector[:A,B,…] or none.
     #[arg(long, value_name = "STAGE", default_value = "kabsch")]
     rotate: String,
+    /// Per-frame diagnostics (rmsd_ref, step_rmsd, angle_deg, jump, degenerate) as .json
+    /// (with a summary) or .csv.
+    #[arg(long, value_name = "FILE.json|FILE.csv")]
+    report: Option<PathBuf>,
     #[command(flatten)]
     rotation: RotationOptions,
     #[command(flatten)]
@@ -187,6 +311,22 @@ fn input_location(input: Option<PathBuf>) -> Result<InputLocation> {
         }
         None => Ok(InputLocation::Stdin),
     }
+}
+
+/// Resolves the options shared by the report commands.
+fn report_inputs(
+    a: ReportArgs,
+) -> Result<(InputLocation, Option<String>, StageOptions, Vec<String>)> {
+    set_threads(a.threads)?;
+    let options = StageOptions {
+        masses: a.fit.masses,
+        fit_points: a.fit.fit_points,
+        key: a.key.clone(),
+        reference: a.reference.parse::<RefSpec>()?,
+        sign: a.sign.parse::<SignRule>()?,
+        ..Default::default()
+    };
+    Ok((input_location(Some(a.input))?, a.key, options, a.pipelines))
 }
 
 fn set_threads(threads: Option<usize>) -> Result<()> {
@@ -304,9 +444,104 @@ pub fn run(cli: Cli) -> Result<()> {
                     .parse()
                     .map_err(|e| anyhow::anyhow!("--rotate: {e}"))?,
             };
+            let report = a.report.as_deref().map(check_report_path).transpose()?;
             let mut req = transform_request(a.io, a.fit, Some(a.rotation), pipeline)?;
             req.warn_off_center = req.pipeline.center == CenterSpec::None;
-            run_transform(&req)?;
+            match report {
+                None => {
+                    run_transform(&req)?;
+                }
+                Some(path) => {
+                    let mut reporter = FrameReporter::new(&req.pipeline);
+                    run_transform_observed(&req, Some(&mut reporter))?;
+                    let report = reporter.finish();
+                    write_frame_report(&path, &report)?;
+                    if !req.quiet {
+                        eprintln!(
+                            "wrote {}: {} jump frames, {} degenerate",
+                            path.display(),
+                            report.summary.jumps,
+                            report.summary.degenerate
+                        );
+                    }
+                }
+            }
+        }
+        Command::Sensitivity(a) => {
+            let quiet = a.common.quiet;
+            let (input, key, options, pipelines) = report_inputs(a.common)?;
+            if options.sign == SignRule::Continuous && !quiet {
+                eprintln!("note: --sign continuous needs the previous frame; sensitivity aligns frames one at a time, so the skew rule is used");
+            }
+            let req = SensitivityRequest {
+                input,
+                key,
+                options,
+                pipelines,
+                frames: a.frames,
+                max_delta: a.max_delta,
+                steps: a.steps,
+                direction: a.direction.parse::<Direction>()?,
+                seed: a.seed,
+            };
+            if let Some(p) = &a.plot {
+                ImageFormat::of(p, "--plot")?;
+            }
+            let report = run_sensitivity(&req)?;
+            if let Some(p) = &a.report {
+                sensitivity::write_report(p, &report)?;
+            }
+            if let Some(dir) = &a.csv {
+                sensitivity::write_csv_dir(dir, &report)?;
+            }
+            if let Some(p) = &a.plot {
+                let panels = report
+                    .pipelines
+                    .iter()
+                    .map(|r| (r.name.as_str(), r.matrix.as_slice()))
+                    .collect();
+                let n = report.pipelines.len() as u32;
+                render(p, (480 * n + 110, 500), &Heatmaps { panels })?;
+            }
+            if !quiet {
+                print!("{}", sensitivity::format_table(&report));
+            }
+        }
+        Command::Check(a) => {
+            let quiet = a.common.quiet;
+            let (input, key, options, pipelines) = report_inputs(a.common)?;
+            let report = run_check(&CheckRequest {
+                input,
+                key,
+                options,
+                pipelines,
+                trials: a.trials,
+                seed: a.seed,
+            })?;
+            if !quiet {
+                print!("{}", report.table());
+            }
+            if let Some(line) = report.failure_line() {
+                bail!("{line}");
+            }
+        }
+        Command::Plot(a) => {
+            let quiet = a.common.quiet;
+            let (input, key, options, pipelines) = report_inputs(a.common)?;
+            let output = a.output.clone();
+            run_plot(&PlotRequest {
+                input,
+                key,
+                options,
+                pipelines,
+                every: a.every,
+                width: a.width,
+                height: a.height,
+                output: a.output,
+            })?;
+            if !quiet {
+                eprintln!("wrote {}", output.display());
+            }
         }
         Command::Info(a) => {
             print!(
