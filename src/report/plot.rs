@@ -150,6 +150,7 @@ pub fn colour_bar<DB: DrawingBackend>(
         .margin_right(8)
         .y_label_area_size(60)
         .caption(label, (FAMILY, 14))
+        .margin_left(4)
         .build_cartesian_2d(0.0..1.0, lo..hi)
         .map_err(draw_err)?;
     chart
@@ -211,6 +212,8 @@ impl Figure for Heatmaps<'_> {
                 .axis_desc_style((FAMILY, 13))
                 .x_labels(n.min(12))
                 .y_labels(n.min(12))
+                .x_label_formatter(&|v| format!("{}", *v as usize))
+                .y_label_formatter(&|v| format!("{}", *v as usize))
                 .draw()
                 .map_err(draw_err)?;
             chart
