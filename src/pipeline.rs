@@ -40,6 +40,11 @@ impl Pipeline {
         &self.stages
     }
 
+    /// The reference of the pipeline's superposition stage, if any.
+    pub fn reference(&self) -> Option<&crate::rotate::Reference> {
+        self.stages.iter().find_map(|s| s.reference())
+    }
+
     /// Forgets the history of sequential stages (start of a new pass over a trajectory).
     pub fn reset(&mut self) {
         self.histories

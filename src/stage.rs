@@ -54,4 +54,10 @@ pub trait Stage: Send + Sync {
     /// Transforms `frame` (N × D) in place and reports what it found. Must not write NaN
     /// for finite input: degenerate frames get a defined fallback and `degenerate: true`.
     fn apply(&self, frame: ArrayViewMut2<'_, f64>, history: &mut History) -> FrameFacts;
+
+    /// The reference structure this stage superposes onto, if it has one (Kabsch), so that
+    /// reports can measure against it without building it again.
+    fn reference(&self) -> Option<&crate::rotate::Reference> {
+        None
+    }
 }

@@ -115,7 +115,7 @@ pub fn run_transform(req: &TransformRequest) -> Result<TransformOutcome> {
 /// Sees every aligned chunk of a transform, in frame order (`align --report`).
 pub trait ChunkObserver {
     /// Called once, after the stages are built and before the first chunk.
-    fn start(&mut self, ctx: &StageContext<'_>) -> Result<()>;
+    fn start(&mut self, ctx: &StageContext<'_>, pipeline: &Pipeline) -> Result<()>;
     /// Called with each aligned chunk (frames `first..first + n`) and its facts, in order.
     fn chunk(&mut self, first: usize, aligned: &Array3<f64>, facts: &[FrameFacts]) -> Result<()>;
 }
@@ -141,7 +141,7 @@ pub fn run_transform_observed(
     }
     let mut pipeline = req.pipeline.build(&ctx)?;
     if let Some(o) = observer.as_deref_mut() {
-        o.start(&ctx)?;
+        o.start(&ctx, &pipeline)?;
     }
     let mut source = FrameSource::open(&input, member, req.allow_nonfinite)?;
     let chunk = meta.chunk_frames(req.chunk_frames);

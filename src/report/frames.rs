@@ -9,11 +9,12 @@
 //!
 //! The JSON form is `{"input", "pipeline", "frames": F, "reference", "median_step_rmsd",
 //! "summary": {"jumps", "jump_frames", "degenerate", "degenerate_frames"}, "rows": [...]}`.
-//! With `--ref average` the reference is computed a second time for the report.
+//! The Kabsch reference is the one the pipeline built (not computed again).
 
 use super::export::{write_csv_rows, write_json, Format};
 use super::rmsd;
-use crate::spec::{center_stage, kabsch_reference, PipelineSpec, RotateSpec, StageContext};
+use crate::pipeline::Pipeline;
+use crate::spec::{PipelineSpec, StageContext};
 use crate::stage::FrameFacts;
 use crate::transform::ChunkObserver;
 use anyhow::{bail, Result};
@@ -136,14 +137,12 @@ impl FrameReporter {
 }
 
 impl ChunkObserver for FrameReporter {
-    fn start(&mut self, ctx: &StageContext<'_>) -> Result<()> {
+    fn start(&mut self, ctx: &StageContext<'_>, pipeline: &Pipeline) -> Result<()> {
         self.input = ctx.meta.source.clone();
-        let Some(spec) = &self.spec else {
+        if self.spec.is_none() {
             bail!("frame report: no pipeline given");
-        };
-        if spec.rotate == RotateSpec::Kabsch {
-            let center = center_stage(&spec.center, ctx, "--center")?;
-            let r = kabsch_reference(ctx, center.as_deref())?;
+        }
+        if let Some(r) = pipeline.reference() {
             let mut coords = r.coords.clone();
             if ctx.options.to_ref_center {
                 for mut row in coords.rows_mut() {

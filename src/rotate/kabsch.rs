@@ -235,11 +235,6 @@ impl Kabsch {
         }
     }
 
-    /// The reference this stage fits to.
-    pub fn reference(&self) -> &Reference {
-        &self.reference
-    }
-
     fn apply_small<const D: usize>(&self, flat: &mut [f64]) -> FrameFacts {
         let reference = self.reference.coords.as_slice().expect("contiguous");
         let c = small::centroid::<D>(flat, &self.fit);
@@ -277,6 +272,10 @@ impl Stage for Kabsch {
         } else {
             "kabsch".into()
         }
+    }
+
+    fn reference(&self) -> Option<&Reference> {
+        Some(&self.reference)
     }
 
     fn apply(&self, mut frame: ArrayViewMut2<'_, f64>, _: &mut History) -> FrameFacts {
