@@ -2,7 +2,7 @@
 //! (point K to the origin).
 
 use crate::fit::FitSet;
-use crate::kernels::{subtract_row, weighted_centroid};
+use crate::kernels::{subtract_centroid, subtract_row};
 use crate::stage::{FrameFacts, History, Stage};
 use ndarray::ArrayViewMut2;
 use std::sync::Arc;
@@ -28,9 +28,7 @@ impl Stage for CenterCom {
     fn apply(&self, mut frame: ArrayViewMut2<'_, f64>, _: &mut History) -> FrameFacts {
         let dims = frame.ncols();
         let flat = frame.as_slice_mut().expect("frames are contiguous");
-        let mut c = vec![0.0; dims];
-        weighted_centroid(flat, dims, &self.fit, &mut c);
-        subtract_row(flat, &c);
+        subtract_centroid(flat, dims, &self.fit);
         FrameFacts::default()
     }
 }

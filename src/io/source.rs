@@ -142,9 +142,9 @@ impl FrameSource {
         self.next_frame
     }
 
-    /// Reads up to `max_frames` frames (at least 1), or `None` after the last frame, when the
-    /// member's checksum has been verified.
-    pub fn read_chunk(&mut self, max_frames: usize) -> Result<Option<Array3<f64>>> {
+    /// The frames `start..start + n` the next read delivers (at most `max_frames`, at least 1),
+    /// or `None` after the last frame, once the member's size and checksum are verified.
+    fn next_range(&mut self, max_frames: usize) -> Result<Option<(usize, usize)>> {
         let m = &self.meta;
         let (start, n) = (
             self.next_frame,
@@ -154,9 +154,19 @@ impl FrameSource {
             self.stream
                 .get_mut()
                 .finish()
-                .map_err(|e| anyhow!("{}: array '{}': {e}", self.meta.source, self.meta.key))?;
+                .map_err(|e| anyhow!("{}: array '{}': {e}", m.source, m.key))?;
             return Ok(None);
         }
+        Ok(Some((start, n)))
+    }
+
+    /// Reads up to `max_frames` frames (at least 1), or `None` after the last frame, when the
+    /// member's checksum has been verified.
+    pub fn read_chunk(&mut self, max_frames: usize) -> Result<Option<Array3<f64>>> {
+        let Some((start, n)) = self.next_range(max_frames)? else {
+            return Ok(None);
+        };
+        let m = &self.meta;
         let chunk = if m.fortran_order {
             if self.whole.is_none() {
                 self.whole = Some(self.read_fortran_whole()?);
@@ -190,21 +200,13 @@ impl FrameSource {
     /// returning the number of frames, or `None` after the last frame once the member's
     /// checksum has been verified. No conversion and no finiteness check: the caller decodes.
     pub fn read_raw(&mut self, max_frames: usize, buf: &mut Vec<u8>) -> Result<Option<usize>> {
-        let m = &self.meta;
-        if m.fortran_order {
+        if self.meta.fortran_order {
             bail!("internal: raw reads need a C-order member");
         }
-        let (start, n) = (
-            self.next_frame,
-            max_frames.max(1).min(m.frames - self.next_frame),
-        );
-        if n == 0 {
-            self.stream
-                .get_mut()
-                .finish()
-                .map_err(|e| anyhow!("{}: array '{}': {e}", m.source, m.key))?;
+        let Some((start, n)) = self.next_range(max_frames)? else {
             return Ok(None);
-        }
+        };
+        let m = &self.meta;
         buf.resize(n * m.frame_bytes(), 0);
         if let Err(e) = self.stream.read_exact(buf) {
             bail!(

@@ -29,6 +29,20 @@ pub fn subtract_row(frame: &mut [f64], shift: &[f64]) {
     }
 }
 
+/// Moves the weighted fit-set centroid of `frame` (`N × dims`, row-major) to the origin.
+pub fn subtract_centroid(frame: &mut [f64], dims: usize, fit: &FitSet) {
+    let mut buf = [0.0; 8];
+    let mut heap;
+    let c: &mut [f64] = if dims <= buf.len() {
+        &mut buf[..dims]
+    } else {
+        heap = vec![0.0; dims];
+        &mut heap
+    };
+    weighted_centroid(frame, dims, fit, c);
+    subtract_row(frame, c);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,4 +7,4 @@ pub mod center;
 pub mod linalg;
 pub mod small;
 
-pub use center::{subtract_row, weighted_centroid};
+pub use center::{subtract_centroid, subtract_row, weighted_centroid};

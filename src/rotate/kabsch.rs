@@ -287,9 +287,7 @@ impl Stage for Kabsch {
             _ => {}
         }
         if self.center_com {
-            let mut c = vec![0.0; dims];
-            crate::kernels::weighted_centroid(flat, dims, &self.fit, &mut c);
-            crate::kernels::subtract_row(flat, &c);
+            crate::kernels::subtract_centroid(flat, dims, &self.fit);
         }
         let off_center = !self.center_com && is_off_center(flat, dims, &self.fit);
         let reference = self.reference.coords.as_slice().expect("contiguous");

@@ -284,9 +284,7 @@ impl Stage for Principal {
             }
         }
         if self.center_com {
-            let mut c = vec![0.0; dims];
-            crate::kernels::weighted_centroid(flat, dims, &self.fit, &mut c);
-            crate::kernels::subtract_row(flat, &c);
+            crate::kernels::subtract_centroid(flat, dims, &self.fit);
         }
         let off_center = !self.center_com && is_off_center(flat, dims, &self.fit);
         let (r, degenerate) = match self.rotation(flat, dims, history.prev_output.as_ref()) {
