@@ -122,6 +122,8 @@ pub fn load_masses(src: &str, input: &Input, points: usize) -> Result<Vec<f64>> 
         let what = format!("{}: masses '{src}'", input.location);
         let mut stream = input.open_member(member)?;
         let (h, v) = read_vector(&mut stream).with_context(|| what.clone())?;
+        // Read to the end so the zip CRC is checked: corrupt masses must not pass silently.
+        stream.finish().with_context(|| what.clone())?;
         (what, h, v)
     } else if Path::new(src).is_file() {
         let what = format!("{src}: masses");

@@ -559,11 +559,7 @@ fn to_ref_center_moves_results_to_the_reference_centroid() {
                 .map(|p| a.values[(f * points + p) * 3 + d])
                 .sum::<f64>()
                 / 4.0;
-            assert!(
-                (m - cd).abs() < 1e-9,
-                "frame {f} dim {d}: {m} vs {}",
-                cd
-            );
+            assert!((m - cd).abs() < 1e-9, "frame {f} dim {d}: {m} vs {}", cd);
         }
     }
     // Frame 3 itself is the reference: it comes back where it was.

@@ -535,3 +535,29 @@ fn failed_run_to_stdout_is_not_a_complete_archive() {
         .code(1);
     assert!(!c.path("b.npz").exists());
 }
+
+#[test]
+fn corrupt_masses_member() {
+    // Masses 1, 1, 1, 1, 2 with the lowest byte of the first mass flipped: still a plausible
+    // positive number, so only the zip CRC shows the damage.
+    let c = Case::new();
+    let mut bytes = npz_bytes(&[
+        stored("arr.npy", npy(Enc::F64Le, &SHAPE, &good())),
+        stored("w.npy", npy(Enc::F64Le, &[5], &[1., 1., 1., 1., 2.])),
+    ]);
+    let second = bytes
+        .windows(6)
+        .enumerate()
+        .filter(|(_, w)| *w == b"\x93NUMPY")
+        .nth(1)
+        .unwrap()
+        .0;
+    let i = data_offset(&bytes[second..], 0) + second;
+    bytes[i] ^= 0x01;
+    let p = c.write("cm.npz", bytes);
+    c.rejects(
+        &["center", "--com", "--masses", "w", s(&p)],
+        None,
+        &["cm.npz", "masses 'w'", "CRC"],
+    );
+}
