@@ -53,8 +53,16 @@ impl Stage for CenterPoint {
     fn apply(&self, mut frame: ArrayViewMut2<'_, f64>, _: &mut History) -> FrameFacts {
         let dims = frame.ncols();
         let flat = frame.as_slice_mut().expect("frames are contiguous");
-        let c: Vec<f64> = flat[self.k * dims..(self.k + 1) * dims].to_vec();
-        subtract_row(flat, &c);
+        let mut buf = [0.0; 8];
+        let heap;
+        let c: &[f64] = if dims <= buf.len() {
+            buf[..dims].copy_from_slice(&flat[self.k * dims..(self.k + 1) * dims]);
+            &buf[..dims]
+        } else {
+            heap = flat[self.k * dims..(self.k + 1) * dims].to_vec();
+            &heap
+        };
+        subtract_row(flat, c);
         FrameFacts::default()
     }
 }

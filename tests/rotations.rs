@@ -506,3 +506,31 @@ fn small_kernels_agree_with_general_path() {
             .all(|(a, b)| (a - b).abs() < 1e-12));
     }
 }
+
+/// The 2-D/3-D point-vector path against the general Gram–Schmidt rotation.
+#[test]
+fn small_point_vector_agrees_with_general_path() {
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    for d in [2, 3] {
+        for _ in 0..50 {
+            let x = Array2::from_shape_fn((7, d), |_| 3.0 * gaussian(&mut rng));
+            let stage = PointVector::try_new(
+                (0..d).map(|i| i + 2).collect(),
+                7,
+                d,
+                Arc::new(FitSet::all(7)),
+            )
+            .unwrap();
+            let r = stage.rotation(x.as_slice().unwrap(), d).unwrap();
+            let expected = rotate2(&x, &r);
+            let mut fast = x.clone();
+            stage.apply(fast.view_mut(), &mut History::default());
+            let dev = fast
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(dev < 1e-12, "d={d}: {dev:e}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 use super::{complete_basis, is_off_center, DEGENERATE_TOL};
 use crate::fit::FitSet;
 use crate::kernels::linalg::{rms_radius, rotate_rows, rotation_angle_deg};
+use crate::kernels::small;
 use crate::stage::{FrameFacts, History, Stage};
 use anyhow::{bail, Result};
 use nalgebra::DMatrix;
@@ -89,6 +90,59 @@ impl PointVector {
     }
 }
 
+impl PointVector {
+    /// The 2-D/3-D path: the same axes as [`rotation`](Self::rotation) (in 2-D `e2` is `e1`
+    /// turned by +90°, in 3-D `e3 = e1 × e2`), on the stack.
+    fn apply_small<const D: usize>(&self, flat: &mut [f64]) -> FrameFacts {
+        let a = self.points[0];
+        let anchor: [f64; D] = std::array::from_fn(|k| flat[a * D + k]);
+        let off_center = anchor.iter().any(|x| *x != 0.0)
+            && small::is_off_center(flat, &small::centroid::<D>(flat, &self.centroid_fit));
+        let tol = DEGENERATE_TOL * rms_radius(flat, D).max(f64::MIN_POSITIVE);
+        let diff = |p: usize| -> [f64; D] { std::array::from_fn(|k| flat[p * D + k] - anchor[k]) };
+        let unit = |v: [f64; D]| -> Option<[f64; D]> {
+            let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            (n > tol).then(|| v.map(|x| x / n))
+        };
+        let Some(e1) = unit(diff(self.points[1])) else {
+            return FrameFacts {
+                degenerate: true,
+                off_center,
+                angle_deg: 0.0,
+            };
+        };
+        let mut r = [[0.0; D]; D];
+        r[0] = e1;
+        if D == 2 {
+            r[1][0] = -e1[1];
+            r[1][1] = e1[0];
+        } else {
+            let mut v = diff(self.points[2]);
+            for _ in 0..2 {
+                let p: f64 = v.iter().zip(&e1).map(|(x, e)| x * e).sum();
+                v.iter_mut().zip(&e1).for_each(|(x, e)| *x -= p * e);
+            }
+            let Some(e2) = unit(v) else {
+                return FrameFacts {
+                    degenerate: true,
+                    off_center,
+                    angle_deg: 0.0,
+                };
+            };
+            r[1] = e2;
+            r[2][0] = e1[1] * e2[2] - e1[2] * e2[1];
+            r[2][1] = e1[2] * e2[0] - e1[0] * e2[2];
+            r[2][2] = e1[0] * e2[1] - e1[1] * e2[0];
+        }
+        small::transform::<D>(flat, &r, &[0.0; D], &[0.0; D]);
+        FrameFacts {
+            degenerate: false,
+            off_center,
+            angle_deg: small::rotation_angle_deg(&r),
+        }
+    }
+}
+
 impl Stage for PointVector {
     fn name(&self) -> String {
         let default = PointVector::default_points(self.points.len());
@@ -108,6 +162,11 @@ impl Stage for PointVector {
     fn apply(&self, mut frame: ArrayViewMut2<'_, f64>, _: &mut History) -> FrameFacts {
         let dims = frame.ncols();
         let flat = frame.as_slice_mut().expect("frames are contiguous");
+        match dims {
+            2 => return self.apply_small::<2>(flat),
+            3 => return self.apply_small::<3>(flat),
+            _ => {}
+        }
         let anchor = self.points[0];
         let off_center = flat[anchor * dims..(anchor + 1) * dims]
             .iter()
