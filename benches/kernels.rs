@@ -12,7 +12,7 @@
 //! The stages are built the way `aligntraj align` builds them: `com+kabsch` and
 //! `com+principal` are the fused single stages (`with_com_centering`).
 //!
-//! Run with `cargo bench --bench kernels` (about a minute), or `-- --quick` for a smoke test.
+//! Run with `cargo bench --bench kernels` (about two minutes), or `-- --quick` for a smoke test.
 
 use aligntraj::center::{CenterCom, CenterPoint};
 use aligntraj::fit::FitSet;
