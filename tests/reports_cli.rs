@@ -2,47 +2,19 @@
 //! (issue 5, SPEC §4). Fixtures are bare `.npy` files written here; expected numbers come from
 //! closed forms derived in the comments, not from aligntraj.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{cmd, npy, project_file as project, shared_paths, Enc};
 use predicates::str::contains;
 use serde_json::Value;
 use std::f64::consts::PI;
-use std::path::{Path, PathBuf};
-
-fn cmd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_aligntraj"))
-}
-
-fn project(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// `../shared/data/paths.npz`, or `None` after saying the test is skipped.
-fn shared_paths(test: &str) -> Option<PathBuf> {
-    let p = project("../shared/data/paths.npz");
-    if p.is_file() {
-        Some(p)
-    } else {
-        println!("skipped {test}: {} is absent", p.display());
-        None
-    }
-}
+use std::path::Path;
 
 /// Writes `frames[f][i][d]` as a little-endian f64 `.npy`.
 fn write_npy(path: &Path, frames: &[Vec<Vec<f64>>]) {
     let (f, n, d) = (frames.len(), frames[0].len(), frames[0][0].len());
-    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({f}, {n}, {d}), }}");
-    let mut header = dict.into_bytes();
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(b' ');
-    }
-    header.push(b'\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header);
-    for v in frames.iter().flatten().flatten() {
-        bytes.extend(v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
+    let values: Vec<f64> = frames.iter().flatten().flatten().copied().collect();
+    std::fs::write(path, npy(Enc::F64Le, &[f, n, d], &values)).unwrap();
 }
 
 fn rot2(p: &[f64], a: f64) -> Vec<f64> {
