@@ -2,7 +2,7 @@
 //! bar, PNG/SVG output by extension (rendered in memory, written atomically), and the
 //! sensitivity heatmaps of `sensitivity --plot`.
 //!
-//! Text uses DejaVu Sans Mono (assets/, Bitstream Vera licence) registered with plotters'
+//! Text uses DejaVu Sans (assets/, Bitstream Vera licence) registered with plotters'
 //! `ab_glyph` backend, so pictures need no system font libraries.
 
 use crate::io::atomic::write_atomically;
@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
 
-static FONT: &[u8] = include_bytes!("../../assets/DejaVuSansMono.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
 /// The font family used for all text.
@@ -147,10 +147,10 @@ pub fn colour_bar<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .margin_top(40)
         .margin_bottom(50)
-        .margin_right(8)
-        .y_label_area_size(60)
+        .margin_right(4)
+        .right_y_label_area_size(52)
         .caption(label, (FAMILY, 14))
-        .margin_left(4)
+        .margin_left(8)
         .build_cartesian_2d(0.0..1.0, lo..hi)
         .map_err(draw_err)?;
     chart
@@ -159,6 +159,13 @@ pub fn colour_bar<DB: DrawingBackend>(
         .disable_y_mesh()
         .disable_x_axis()
         .y_labels(6)
+        .y_label_formatter(&|v| {
+            if hi - lo >= 20.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            }
+        })
         .label_style((FAMILY, 12))
         .draw()
         .map_err(draw_err)?;
