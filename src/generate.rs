@@ -9,32 +9,27 @@
 //!
 //! Frames are produced a chunk at a time, so any size can be written in bounded memory.
 
-use crate::io::{Dtype, FrameSink, OutputTarget, TrajectoryMeta};
+use crate::engine::{self, RunOptions};
+use crate::formats::npy::{encode_header, Dtype, NpyCodec};
+use crate::formats::npz::ExtraMember;
+use crate::formats::{ChunkBytes, FrameDecoder, FrameSource, RawChunk, TrajMeta};
+use crate::io::output::OutputTarget;
 use anyhow::{bail, Result};
-use ndarray::{Array2, Array3};
+use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use std::str::FromStr;
+use std::io::Write;
+use std::sync::Arc;
 
 /// Which synthetic trajectory to make.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
     /// 2-D chain, like the book's example.
     Chain2d,
     /// Random coil in `dims` dimensions with masses.
+    #[value(alias = "blob")]
     Blob3d,
-}
-
-impl FromStr for Kind {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Kind> {
-        match s {
-            "chain2d" => Ok(Kind::Chain2d),
-            "blob3d" | "blob" => Ok(Kind::Blob3d),
-            _ => bail!("unknown kind '{s}' (expected chain2d or blob3d)"),
-        }
-    }
 }
 
 /// Parameters of a synthetic trajectory.
@@ -56,46 +51,100 @@ pub struct GenerateRequest {
     pub output: OutputTarget,
 }
 
-/// Writes the requested trajectory under the key `arr`.
+/// Writes the requested trajectory under the key `arr` (blob3d adds a `masses` member),
+/// streamed through the engine from a generating source.
 pub fn generate(req: &GenerateRequest) -> Result<()> {
     if req.frames == 0 || req.points < 2 || req.dims < 2 {
         bail!("generate: need frames ≥ 1, points ≥ 2 and dims ≥ 2");
     }
     if req.kind == Kind::Chain2d && req.dims != 2 {
-        bail!(
-            "generate: chain2d is 2-D (use blob3d for --dims {})",
-            req.dims
-        );
+        bail!("generate: chain2d is 2-D (use blob3d for --dims {})", req.dims);
     }
-    let meta = TrajectoryMeta {
-        source: req.output.to_string(),
+    let meta = TrajMeta {
+        source: "generate".into(),
         key: "arr".into(),
         frames: req.frames,
         points: req.points,
         dims: req.dims,
-        dtype: req.dtype,
-        fortran_order: false,
+        width: req.dtype.width,
+        big_endian: req.dtype.big_endian,
     };
-    let mut sink = FrameSink::create(&req.output, &meta)?;
-    let mut state = Walker::new(req);
-    let chunk = meta.chunk_frames(None);
-    let mut done = 0;
-    while done < req.frames {
-        let n = chunk.min(req.frames - done);
-        let mut frames = Array3::<f64>::zeros((n, req.points, req.dims));
-        for mut f in frames.outer_iter_mut() {
-            state.next_frame(f.view_mut());
+    let sink = crate::plan::create_sink(
+        &req.output,
+        crate::formats::Format::Npz,
+        "arr.npy",
+        req.dtype,
+        [req.frames, req.points, req.dims],
+    )?;
+    let source = Generator {
+        codec: Arc::new(NpyCodec { dtype: req.dtype, frame_len: meta.frame_len(), dims: req.dims }),
+        walker: Walker::new(req),
+        meta,
+        made: 0,
+        values: Vec::new(),
+    };
+    engine::run(Box::new(source), &mut [], Some(sink), &mut [], &RunOptions::default())?;
+    Ok(())
+}
+
+/// Frames made on demand, encoded in the output dtype (a frame source like any file).
+struct Generator {
+    meta: TrajMeta,
+    codec: Arc<NpyCodec>,
+    walker: Walker,
+    made: usize,
+    values: Vec<f64>,
+}
+
+impl FrameSource<'static> for Generator {
+    fn meta(&self) -> &TrajMeta {
+        &self.meta
+    }
+
+    fn decoder(&self) -> Arc<dyn FrameDecoder> {
+        self.codec.clone()
+    }
+
+    fn read(&mut self, max: usize, mut buf: Vec<u8>) -> Result<Option<RawChunk<'static>>> {
+        let n = max.max(1).min(self.meta.frames - self.made);
+        if n == 0 {
+            return Ok(None);
         }
-        sink.write_chunk(&frames)?;
-        done += n;
+        let (len, size) = (self.meta.frame_len(), self.codec.dtype.size());
+        buf.resize(n * len * size, 0);
+        self.values.resize(len, 0.0);
+        for frame in buf.chunks_exact_mut(len * size) {
+            let mut view = ndarray::ArrayViewMut2::from_shape((self.meta.points, self.meta.dims), &mut self.values[..])?;
+            self.walker.next_frame(view.view_mut());
+            self.codec.dtype.encode(&self.values, frame);
+        }
+        self.made += n;
+        Ok(Some(RawChunk { frames: n, bytes: ChunkBytes::Owned(buf), offsets: Vec::new() }))
     }
-    if req.kind == Kind::Blob3d {
-        let masses: Vec<f64> = (0..req.points)
-            .map(|i| [12.011, 14.007, 12.011, 15.999, 1.008][i % 5])
-            .collect();
-        sink.write_member("masses", Dtype::F64, &[req.points], &masses)?;
+
+    fn skip(&mut self, n: usize) -> Result<()> {
+        let mut frame = Array2::<f64>::zeros((self.meta.points, self.meta.dims));
+        for _ in 0..n {
+            self.walker.next_frame(frame.view_mut());
+        }
+        self.made += n;
+        Ok(())
     }
-    sink.finish(None)
+
+    fn extras(&mut self) -> Result<Vec<ExtraMember>> {
+        if self.walker.kind != Kind::Blob3d {
+            return Ok(Vec::new());
+        }
+        let points = self.meta.points;
+        let masses: Vec<f64> = (0..points).map(|i| [12.011, 14.007, 12.011, 15.999, 1.008][i % 5]).collect();
+        let mut bytes = encode_header(Dtype::F64, &[points]);
+        let start = bytes.len();
+        bytes.resize(start + points * 8, 0);
+        Dtype::F64.encode(&masses, &mut bytes[start..]);
+        let mut data = tempfile::SpooledTempFile::new(1 << 20);
+        data.write_all(&bytes)?;
+        Ok(vec![ExtraMember { name: "masses.npy".into(), deflated: false, data }])
+    }
 }
 
 /// Bond length of chain2d (the book's chain has bonds of about 0.36).

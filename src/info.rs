@@ -1,136 +1,96 @@
-//! `aligntraj info`: what an input holds, and how much its centroid drifts (a quick way to
-//! see whether a trajectory still needs centering).
+//! `aligntraj info`: what an input holds, and how much its centroid drifts (a quick way to see
+//! whether a trajectory still needs centering), measured in one engine pass.
 
-use crate::io::{trajectory_member, FrameSource, Input, InputLocation};
+use crate::engine::{self, ChunkView, Observer, RunOptions};
+use crate::io::InputLocation;
+use crate::plan::Input;
+use crate::text::escape;
 use anyhow::Result;
 use std::fmt::Write as _;
 
 /// Summary of a trajectory's centroid motion (plain mean over points).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Drift {
-    /// Centroid of frame 0.
+    /// Centroid of the first frame.
     pub first: Vec<f64>,
     /// Centroid of the last frame.
     pub last: Vec<f64>,
-    /// Largest distance of any frame's centroid from frame 0's, and the frame where it occurs.
+    /// Largest distance of any frame's centroid from the first's, and the frame where it occurs.
     pub max_from_first: (f64, usize),
     /// Sum of centroid displacements between consecutive frames.
     pub path_length: f64,
     /// Mean radius of gyration over frames (plain mean over points).
     pub mean_rg: f64,
+    frames: usize,
+    dims: usize,
 }
 
-/// Streams the trajectory once and measures its centroid drift.
-pub fn measure_drift(input: &Input, key: Option<&str>) -> Result<Drift> {
-    let (member, meta) = trajectory_member(input, key)?;
-    let mut source = FrameSource::open(input, member, true)?;
-    let d = meta.dims;
-    let (mut first, mut prev): (Option<Vec<f64>>, Option<Vec<f64>>) = (None, None);
-    let (mut max_from_first, mut path_length, mut rg_sum) = ((0.0, 0), 0.0, 0.0);
-    let mut index = 0;
-    while let Some(chunk) = source.read_chunk(meta.chunk_frames(None))? {
-        for frame in chunk.outer_iter() {
-            let c: Vec<f64> = (0..d)
-                .map(|k| frame.column(k).mean().unwrap_or(0.0))
-                .collect();
-            let rg2 = frame
-                .outer_iter()
-                .map(|p| {
-                    p.iter()
-                        .zip(&c)
-                        .map(|(x, m)| (x - m) * (x - m))
-                        .sum::<f64>()
-                })
-                .sum::<f64>()
-                / meta.points as f64;
-            rg_sum += rg2.sqrt();
-            let f0 = first.get_or_insert_with(|| c.clone());
-            let from_first = dist(&c, f0);
-            if from_first > max_from_first.0 {
-                max_from_first = (from_first, index);
+impl Observer for Drift {
+    fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
+        let d = self.dims;
+        for i in 0..view.frames {
+            let frame = view.frame(i);
+            let n = (frame.len() / d) as f64;
+            let c: Vec<f64> = (0..d).map(|k| frame.iter().skip(k).step_by(d).sum::<f64>() / n).collect();
+            self.mean_rg += crate::report::radius_of_gyration(frame, d);
+            if self.frames == 0 {
+                self.first = c.clone();
+            } else {
+                self.path_length += dist(&c, &self.last);
             }
-            if let Some(p) = &prev {
-                path_length += dist(&c, p);
+            let from_first = dist(&c, &self.first);
+            if from_first > self.max_from_first.0 {
+                self.max_from_first = (from_first, view.source_index(i));
             }
-            prev = Some(c);
-            index += 1;
+            self.last = c;
+            self.frames += 1;
         }
+        Ok(())
     }
-    Ok(Drift {
-        first: first.unwrap_or_default(),
-        last: prev.unwrap_or_default(),
-        max_from_first,
-        path_length,
-        mean_rg: rg_sum / meta.frames as f64,
-    })
 }
 
 fn dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f64>()
-        .sqrt()
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt()
 }
 
 fn vec_str(v: &[f64]) -> String {
-    format!(
-        "({})",
-        v.iter()
-            .map(|x| format!("{x:.4}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    let parts: Vec<String> = v.iter().map(|x| format!("{x:.4}")).collect();
+    format!("({})", parts.join(", "))
 }
 
 /// The text `aligntraj info` prints.
-pub fn info_text(location: InputLocation, key: Option<&str>) -> Result<String> {
-    let input = Input::open(location)?;
+pub fn info_text(location: &InputLocation, key: Option<&str>) -> Result<String> {
+    let mut input = Input::open(location, true, &std::env::temp_dir(), true)?;
     let mut out = String::new();
-    let kind = match input.container {
-        crate::io::Container::Npz => "npz",
-        crate::io::Container::Npy => "npy",
-    };
-    writeln!(
-        out,
-        "input    {} ({kind}, {} member(s))",
-        input.location,
-        input.members.len()
-    )?;
-    for m in &input.members {
-        match &m.header {
-            Ok(h) => writeln!(
-                out,
-                "member   {:<12} {:<18} {:<5} {}{}",
-                m.key,
-                h.shape_str(),
-                h.descr,
-                if m.compression == zip::CompressionMethod::Stored {
-                    "stored"
-                } else {
-                    "deflated"
-                },
-                if h.fortran_order {
-                    ", Fortran order"
-                } else {
-                    ""
-                }
-            )?,
-            Err(e) => writeln!(out, "member   {:<12} (not an .npy array: {e})", m.key)?,
+    if let Some(file) = input.file() {
+        let kind = if file.is_zip { "npz" } else { "npy" };
+        writeln!(out, "input    {} ({kind}, {} member(s))", input.name, file.members.len())?;
+        for m in &file.members {
+            match &m.header {
+                Ok(h) => writeln!(
+                    out,
+                    "member   {:<12} {:<18} {:<5} {}{}",
+                    escape(&m.key),
+                    h.shape_str(),
+                    escape(&h.descr),
+                    if m.entry.as_ref().is_some_and(|e| e.deflated) { "deflated" } else { "stored" },
+                    if h.fortran_order { ", Fortran order" } else { "" }
+                )?,
+                Err(e) => writeln!(out, "member   {:<12} (not an .npy array: {})", escape(&m.key), escape(e))?,
+            }
         }
     }
-    let (_, meta) = trajectory_member(&input, key)?;
-    writeln!(out, "key      {}", meta.key)?;
+    let source = input.source(key)?;
+    let meta = source.meta().clone();
+    writeln!(out, "key      {}", escape(&meta.key))?;
     writeln!(out, "frames   {}", meta.frames)?;
     writeln!(out, "points   {}", meta.points)?;
     writeln!(out, "dims     {}", meta.dims)?;
-    writeln!(
-        out,
-        "dtype    {} ({})",
-        meta.dtype.name(),
-        meta.dtype.descr()
-    )?;
-    let drift = measure_drift(&input, key)?;
+    let dtype = crate::formats::npy::Dtype { width: meta.width, big_endian: meta.big_endian };
+    writeln!(out, "dtype    {} ({})", dtype.name(), dtype.descr())?;
+    let mut drift = Drift { dims: meta.dims, ..Default::default() };
+    let run = RunOptions { allow_nonfinite: true, ..Default::default() };
+    engine::run(source, &mut [], None, &mut [&mut drift], &run)?;
     writeln!(
         out,
         "centroid frame 0 {} -> last {}; farthest {:.4} from frame 0 (frame {}); path length {:.4}",
@@ -140,6 +100,6 @@ pub fn info_text(location: InputLocation, key: Option<&str>) -> Result<String> {
         drift.max_from_first.1,
         drift.path_length
     )?;
-    writeln!(out, "mean Rg  {:.4}", drift.mean_rg)?;
+    writeln!(out, "mean Rg  {:.4}", drift.mean_rg / drift.frames.max(1) as f64)?;
     Ok(out)
 }

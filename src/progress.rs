@@ -8,12 +8,15 @@ use std::io::IsTerminal;
 const MIN_WORK: usize = 20_000_000;
 
 /// A progress bar over frames that may be hidden.
-pub struct Progress(ProgressBar);
+pub(crate) struct Progress(ProgressBar);
 
 impl Progress {
-    /// A bar for `frames` frames of `frame_len` numbers each, titled `what`.
-    pub fn new(what: &str, frames: usize, frame_len: usize, quiet: bool) -> Progress {
-        let show = !quiet && std::io::stderr().is_terminal() && frames * frame_len >= MIN_WORK;
+    /// A bar for `frames` frames of `frame_len` numbers each, titled `what` (`None`: hidden,
+    /// as with `--quiet`).
+    pub fn new(what: Option<&str>, frames: usize, frame_len: usize) -> Progress {
+        let show = what.is_some()
+            && std::io::stderr().is_terminal()
+            && frames.saturating_mul(frame_len) >= MIN_WORK;
         let bar = if show {
             ProgressBar::with_draw_target(Some(frames as u64), ProgressDrawTarget::stderr())
         } else {
@@ -32,7 +35,7 @@ impl Progress {
             )
             .progress_chars("=> "),
         );
-        bar.set_prefix(what.to_string());
+        bar.set_prefix(what.unwrap_or_default().to_string());
         Progress(bar)
     }
 

@@ -442,9 +442,7 @@ fn rotation_bad_input_is_one_line() {
     for args in [
         vec!["rotate", "--point-vector", "0,12"],
         vec!["rotate", "--point-vector", "0,1,2"],
-        vec!["align", "--rotate", "spin"],
         vec!["align", "--center", "point99"],
-        vec!["align", "--sign", "sideways", "--rotate", "principal"],
     ] {
         let a = cmd()
             .args(&args)
@@ -615,6 +613,6 @@ fn ref_average_from_stdin_says_it_buffers() {
         .unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("held in memory"), "{stderr}");
+    assert!(stderr.contains("copied to a temporary file"), "{stderr}");
     assert_eq!(npz_array(&out.stdout, "arr").shape, vec![2048, 12, 2]);
 }

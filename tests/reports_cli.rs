@@ -294,7 +294,7 @@ fn align_report_flags_a_known_flip() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "frame,rmsd_ref,step_rmsd,angle_deg,jump,degenerate"
+        "frame,rmsd_ref,rmsd_all,step_rmsd,angle_deg,jump,degenerate"
     );
     assert_eq!(lines.len(), 61);
     assert!(lines[31].starts_with("30,") && lines[31].contains(",true,"));
@@ -392,13 +392,19 @@ fn sensitivity_writes_csv_and_heatmap() {
 
 #[test]
 fn report_commands_fail_on_one_line() {
+    // Malformed option values are usage errors (exit 2) before any file is opened.
     for args in [
-        vec!["sensitivity", "no/such.npz"],
-        vec!["check", "no/such.npz"],
         vec!["plot", "data/chain2d.npz", "-o", "x.txt"],
         vec!["sensitivity", "data/chain2d.npz", "--pipeline", "com+spin"],
         vec!["sensitivity", "data/chain2d.npz", "--steps", "1"],
     ] {
+        cmd()
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .assert()
+            .code(2);
+    }
+    for args in [vec!["sensitivity", "no/such.npz"], vec!["check", "no/such.npz"]] {
         let out = cmd()
             .args(&args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -13,19 +13,22 @@
 //! A frame breaks invariance when the largest point deviation exceeds `tol × Rg` (Rg: the
 //! original frame's radius of gyration; tol = 1e-9 for f64 input, 1e-4 for f32).
 
-use super::{build, load, parse_pipelines, radius_of_gyration};
-use crate::io::{trajectory_member, Dtype, Input, InputLocation};
-use crate::spec::{PipelineSpec, RefSpec, RotateSpec, StageContext, StageOptions};
-use crate::transform::frame_list;
-use anyhow::{anyhow, bail, Result};
+use super::{pipelines_or, radius_of_gyration};
+use crate::engine::{self, ChunkView, Observer, RunOptions, Tally};
+use crate::formats::Width;
+use crate::io::InputLocation;
+use crate::options::{PipelineSpec, RefSpec, RotateSpec};
+use crate::plan::{load_fit, Input, InputOptions, PipelineContext, StageOptions};
+use crate::stages::{FrameFacts, Stage, Step};
+use anyhow::{anyhow, Result};
 use nalgebra::DMatrix;
-use ndarray::{Array3, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
+use serde::Serialize;
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::sync::Arc;
 
 /// The pipelines checked when none are given.
 pub const DEFAULT_PIPELINES: [&str; 3] = ["com+principal", "com+kabsch", "point0+point-vector"];
@@ -33,14 +36,12 @@ pub const DEFAULT_PIPELINES: [&str; 3] = ["com+principal", "com+kabsch", "point0
 /// What to check.
 #[derive(Clone, Debug)]
 pub struct CheckRequest {
-    /// The input.
-    pub input: InputLocation,
-    /// `--key`.
-    pub key: Option<String>,
+    /// The input and key.
+    pub input: InputOptions,
     /// Stage options.
-    pub options: StageOptions,
+    pub stages: StageOptions,
     /// `--pipeline` values (default [`DEFAULT_PIPELINES`]).
-    pub pipelines: Vec<String>,
+    pub pipelines: Vec<PipelineSpec>,
     /// `--trials`.
     pub trials: usize,
     /// `--seed`.
@@ -48,7 +49,7 @@ pub struct CheckRequest {
 }
 
 /// One pipeline's verdict.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct PipelineCheck {
     /// `com+principal`.
     pub name: String,
@@ -56,12 +57,14 @@ pub struct PipelineCheck {
     pub max_deviation: f64,
     /// Largest deviation divided by the frame's Rg.
     pub max_relative: f64,
-    /// Frames that broke invariance in any trial, ascending.
+    /// How many frames broke invariance in any trial.
+    pub broken: usize,
+    /// The first few of them, ascending.
     pub broken_frames: Vec<usize>,
 }
 
 /// The result of a check.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct CheckReport {
     /// The input, as named in messages.
     pub input: String,
@@ -69,6 +72,8 @@ pub struct CheckReport {
     pub frames: usize,
     /// Trials run.
     pub trials: usize,
+    /// The random seed.
+    pub seed: u64,
     /// The relative tolerance used.
     pub tolerance: f64,
     /// One verdict per pipeline.
@@ -76,9 +81,9 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// Whether every pipeline passed.
-    pub fn passed(&self) -> bool {
-        self.pipelines.iter().all(|p| p.broken_frames.is_empty())
+    /// Writes the verdicts as JSON.
+    pub fn write_json(&self, path: &std::path::Path) -> Result<()> {
+        super::export::write_json(path, self)
     }
 
     /// The printed table.
@@ -101,7 +106,7 @@ impl CheckReport {
                 .take(8)
                 .map(|f| f.to_string())
                 .collect();
-            let more = if p.broken_frames.len() > 8 {
+            let more = if p.broken > p.broken_frames.len() {
                 ", …"
             } else {
                 ""
@@ -112,7 +117,7 @@ impl CheckReport {
                 p.name,
                 p.max_deviation,
                 p.max_relative,
-                p.broken_frames.len(),
+                p.broken,
                 if first.is_empty() {
                     "-".to_string()
                 } else {
@@ -129,8 +134,8 @@ impl CheckReport {
         let bad: Vec<String> = self
             .pipelines
             .iter()
-            .filter(|p| !p.broken_frames.is_empty())
-            .map(|p| format!("{} ({})", p.name, frame_list(&p.broken_frames)))
+            .filter(|p| p.broken > 0)
+            .map(|p| format!("{} ({})", p.name, crate::text::frame_list(p.broken, &p.broken_frames)))
             .collect();
         (!bad.is_empty()).then(|| {
             format!(
@@ -159,151 +164,218 @@ pub fn random_rotation(dims: usize, rng: &mut ChaCha8Rng) -> DMatrix<f64> {
     q
 }
 
-/// Writes `frames` as a little-endian f64 `.npy` (C order).
-fn write_npy(path: &std::path::Path, frames: &Array3<f64>) -> Result<()> {
-    let (f, n, d) = frames.dim();
-    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({f}, {n}, {d}), }}");
-    let pad = 64 - (10 + dict.len() + 1) % 64;
-    let mut header = dict.into_bytes();
-    header.extend(std::iter::repeat_n(b' ', pad % 64));
-    header.push(b'\n');
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    file.write_all(b"\x93NUMPY\x01\x00")?;
-    file.write_all(&(header.len() as u16).to_le_bytes())?;
-    file.write_all(&header)?;
-    for v in frames.iter() {
-        file.write_all(&v.to_le_bytes())?;
-    }
-    file.flush()?;
-    Ok(())
+/// A rigid motion `x ← Q x + t` of every point, rounded to float32 for float32 input (as a
+/// stored file would be).
+struct RigidMotion {
+    q: DMatrix<f64>,
+    t: Vec<f64>,
+    round_f32: bool,
 }
 
-/// Runs the check.
-pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
-    if req.trials == 0 {
-        bail!("--trials 0: need at least one trial");
+impl Stage for RigidMotion {
+    fn name(&self) -> String {
+        "rigid motion".into()
     }
-    let specs = parse_pipelines(&req.pipelines, &DEFAULT_PIPELINES)?;
-    let loaded = load(req.input.clone(), req.key.as_deref(), false)?;
-    let (frames, _, dims) = loaded.frames.dim();
-    let f32_input = loaded.meta.dtype == Dtype::F32;
-    let tolerance = if f32_input { 1e-4 } else { 1e-9 };
-    let rg: Vec<f64> = loaded
-        .frames
-        .axis_iter(Axis(0))
-        .into_par_iter()
-        .map(|x| radius_of_gyration(x).max(f64::MIN_POSITIVE))
-        .collect();
-    let scale = rg.iter().sum::<f64>() / frames as f64;
-    let mut options = req.options.clone();
-    options.to_ref_center = false;
-    let mut originals = Vec::new();
-    for spec in &specs {
-        let mut pipeline = build(spec, &loaded, &options)?;
-        let mut aligned = loaded.frames.clone();
-        pipeline.process(&mut aligned);
-        originals.push(aligned);
+
+    fn apply(&self, frame: &mut [f64]) -> FrameFacts {
+        let d = self.t.len();
+        let mut x = vec![0.0; d];
+        for row in frame.chunks_exact_mut(d) {
+            x.copy_from_slice(row);
+            for (a, out) in row.iter_mut().enumerate() {
+                let v = (0..d).map(|b| self.q[(a, b)] * x[b]).sum::<f64>() + self.t[a];
+                *out = if self.round_f32 { v as f32 as f64 } else { v };
+            }
+        }
+        FrameFacts::default()
     }
-    let mut results: Vec<PipelineCheck> = specs
-        .iter()
-        .map(|s| PipelineCheck {
-            name: s.to_string(),
-            max_deviation: 0.0,
-            max_relative: 0.0,
-            broken_frames: Vec::new(),
-        })
-        .collect();
-    let mut broken = vec![vec![false; frames]; specs.len()];
-    let dir = tempfile::tempdir().map_err(|e| anyhow!("cannot create a temporary folder: {e}"))?;
-    let base = StageContext::load(&loaded.input, &loaded.meta, &options)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(req.seed);
-    for trial in 0..req.trials {
-        let q = random_rotation(dims, &mut rng);
-        let t: Vec<f64> = (0..dims)
-            .map(|_| {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                scale * z
-            })
+}
+
+/// Applies `steps` to consecutive frames of `coords` (parallel steps over frames in parallel,
+/// ordered ones frame by frame).
+fn apply_steps(steps: &mut [Step], coords: &mut [f64], frame_len: usize) {
+    for step in steps.iter_mut() {
+        match step {
+            Step::Parallel(s) => {
+                let s = &**s;
+                coords.par_chunks_exact_mut(frame_len).for_each(|f| {
+                    s.apply(f);
+                });
+            }
+            Step::Ordered(s) => coords.chunks_exact_mut(frame_len).for_each(|f| {
+                s.apply(f);
+            }),
+        }
+    }
+}
+
+/// One pipeline under check: its steps on the original input and on each trial's.
+struct Checked {
+    name: String,
+    original: Vec<Step>,
+    trials: Vec<Vec<Step>>,
+    rotate_expected: bool,
+    max_deviation: f64,
+    max_relative: f64,
+    broken: Tally,
+}
+
+/// The check observer: aligns each chunk's original and moved frames and compares them.
+struct Compare {
+    pipelines: Vec<Checked>,
+    motions: Vec<Arc<RigidMotion>>,
+    dims: usize,
+    tolerance: f64,
+}
+
+impl Observer for Compare {
+    fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
+        let len = view.frame_len;
+        let dims = self.dims;
+        let rg: Vec<f64> = (0..view.frames)
+            .into_par_iter()
+            .map(|i| radius_of_gyration(view.frame(i), dims).max(f64::MIN_POSITIVE))
             .collect();
-        let mut moved = loaded.frames.clone();
-        for mut frame in moved.axis_iter_mut(Axis(0)) {
-            for mut row in frame.rows_mut() {
-                let x: Vec<f64> = row.to_vec();
-                for a in 0..dims {
-                    let v = (0..dims).map(|b| q[(a, b)] * x[b]).sum::<f64>() + t[a];
-                    row[a] = if f32_input { v as f32 as f64 } else { v };
+        for p in &mut self.pipelines {
+            let mut original = view.coords.to_vec();
+            apply_steps(&mut p.original, &mut original, len);
+            let mut broken = vec![false; view.frames];
+            for (motion, steps) in self.motions.iter().zip(&mut p.trials) {
+                let mut moved = view.coords.to_vec();
+                moved.par_chunks_exact_mut(len).for_each(|f| {
+                    motion.apply(f);
+                });
+                apply_steps(steps, &mut moved, len);
+                let q = p.rotate_expected.then_some(&motion.q);
+                let devs: Vec<f64> = moved
+                    .par_chunks_exact(len)
+                    .zip(original.par_chunks_exact(len))
+                    .map(|(got, orig)| deviation(got, orig, q, dims))
+                    .collect();
+                for (i, &d) in devs.iter().enumerate() {
+                    let rel = d / rg[i];
+                    if d > p.max_deviation || d.is_nan() {
+                        p.max_deviation = d;
+                    }
+                    p.max_relative = p.max_relative.max(rel);
+                    broken[i] |= rel.is_nan() || rel > self.tolerance;
+                }
+            }
+            for (i, b) in broken.iter().enumerate() {
+                if *b {
+                    p.broken.add(view.source_index(i));
                 }
             }
         }
-        let path = dir.path().join(format!("trial{trial}.npy"));
-        write_npy(&path, &moved)?;
-        let input = Input::open(InputLocation::Path(path))?;
-        let (_, meta) = trajectory_member(&input, None)?;
-        let mut trial_options = options.clone();
-        trial_options.key = None;
-        let ctx = StageContext {
-            input: &input,
-            meta: &meta,
-            fit: base.fit.clone(),
-            options: &trial_options,
-        };
-        for (p, spec) in specs.iter().enumerate() {
-            let mut pipeline = spec
-                .build(&ctx)
-                .map_err(|e| anyhow!("pipeline {spec}: {e:#}"))?;
-            let mut out = moved.clone();
-            pipeline.process(&mut out);
-            let rotate_expected = reference_moves(spec, &options);
-            let devs: Vec<f64> = out
-                .axis_iter(Axis(0))
-                .into_par_iter()
-                .zip(originals[p].axis_iter(Axis(0)).into_par_iter())
-                .map(|(got, orig)| {
-                    let mut worst = 0.0f64;
-                    for (g, o) in got.rows().into_iter().zip(orig.rows()) {
-                        let mut d2 = 0.0;
-                        for a in 0..dims {
-                            let want = if rotate_expected {
-                                (0..dims).map(|b| q[(a, b)] * o[b]).sum::<f64>()
-                            } else {
-                                o[a]
-                            };
-                            d2 += (g[a] - want) * (g[a] - want);
-                        }
-                        worst = worst.max(d2.sqrt());
-                    }
-                    worst
+        Ok(())
+    }
+}
+
+/// The largest point distance between `got` and `orig` (rotated by `q` when given).
+fn deviation(got: &[f64], orig: &[f64], q: Option<&DMatrix<f64>>, dims: usize) -> f64 {
+    let mut worst = 0.0f64;
+    for (g, o) in got.chunks_exact(dims).zip(orig.chunks_exact(dims)) {
+        let mut d2 = 0.0;
+        for a in 0..dims {
+            let want = match q {
+                Some(q) => (0..dims).map(|b| q[(a, b)] * o[b]).sum::<f64>(),
+                None => o[a],
+            };
+            d2 += (g[a] - want) * (g[a] - want);
+        }
+        worst = worst.max(d2.sqrt());
+    }
+    worst
+}
+
+/// Runs the check: one engine pass over the input; the references of the moved inputs are
+/// built from the moved input as `align` would build them (`--ref average` included).
+pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
+    let location = req.input.location.clone().unwrap_or(InputLocation::Stdin);
+    let mut input = Input::open(&location, true, &std::env::temp_dir(), false)?;
+    let mut source = input.source(req.input.key.as_deref())?;
+    let meta = source.meta().clone();
+    let tolerance = if meta.width == Width::F32 { 1e-4 } else { 1e-9 };
+    let first = source.read(1, Vec::new())?.ok_or_else(|| anyhow!("{}: no frames", meta.what()))?;
+    let mut frame0 = vec![0.0; meta.frame_len()];
+    source
+        .decoder()
+        .decode(first.frame(0, source.decoder().frame_bytes()), &mut frame0, &mut Default::default())
+        .map_err(|e| anyhow!("{}: frame 0: {e}", meta.what()))?;
+    let scale = radius_of_gyration(&frame0, meta.dims).max(1.0);
+    let mut rng = ChaCha8Rng::seed_from_u64(req.seed);
+    let motions: Vec<Arc<RigidMotion>> = (0..req.trials)
+        .map(|_| {
+            let q = random_rotation(meta.dims, &mut rng);
+            let t = (0..meta.dims)
+                .map(|_| {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    scale * z
                 })
                 .collect();
-            let r = &mut results[p];
-            for (f, &d) in devs.iter().enumerate() {
-                let rel = d / rg[f];
-                if d > r.max_deviation || d.is_nan() {
-                    r.max_deviation = d;
-                }
-                r.max_relative = r.max_relative.max(rel);
-                if rel.is_nan() || rel > tolerance {
-                    broken[p][f] = true;
-                }
-            }
-        }
+            Arc::new(RigidMotion { q, t, round_f32: meta.width == Width::F32 })
+        })
+        .collect();
+    let mut stages = req.stages.clone();
+    stages.to_ref_center = false;
+    let fit = load_fit(&stages, &input, meta.points)?;
+    let mut pipelines = Vec::new();
+    for spec in pipelines_or(&req.pipelines, &DEFAULT_PIPELINES) {
+        let mut build = |motion: Option<Arc<dyn Stage>>| -> Result<Vec<Step>> {
+            let mut ctx = PipelineContext {
+                input: &mut input,
+                meta: meta.clone(),
+                fit: fit.clone(),
+                options: stages.clone(),
+                input_options: req.input.clone(),
+                check_centred: false,
+                pending: None,
+                motion,
+            };
+            Ok(ctx.build(&spec).map_err(|e| anyhow!("pipeline {spec}: {e:#}"))?.0)
+        };
+        let original = build(None)?;
+        let trials = motions
+            .iter()
+            .map(|m| build(Some(m.clone() as Arc<dyn Stage>)))
+            .collect::<Result<Vec<_>>>()?;
+        pipelines.push(Checked {
+            name: spec.to_string(),
+            original,
+            trials,
+            rotate_expected: spec.rotate == RotateSpec::Kabsch && !matches!(stages.reference, RefSpec::File { .. }),
+            max_deviation: 0.0,
+            max_relative: 0.0,
+            broken: Tally::default(),
+        });
     }
-    for (r, b) in results.iter_mut().zip(&broken) {
-        r.broken_frames = (0..frames).filter(|&f| b[f]).collect();
-    }
+    let mut compare = Compare { pipelines, motions, dims: meta.dims, tolerance };
+    let run = RunOptions {
+        chunk_frames: req.input.chunk_frames,
+        allow_nonfinite: false,
+        range: req.input.frames,
+        progress: Some("check".into()),
+    };
+    let source = input.source(req.input.key.as_deref())?;
+    let summary = engine::run(source, &mut [], None, &mut [&mut compare], &run)?;
     Ok(CheckReport {
-        input: loaded.meta.source.clone(),
-        frames,
+        input: meta.source.clone(),
+        frames: summary.frames,
         trials: req.trials,
+        seed: req.seed,
         tolerance,
-        pipelines: results,
+        pipelines: compare
+            .pipelines
+            .into_iter()
+            .map(|p| PipelineCheck {
+                name: p.name,
+                max_deviation: p.max_deviation,
+                max_relative: p.max_relative,
+                broken: p.broken.count,
+                broken_frames: p.broken.first,
+            })
+            .collect(),
     })
-}
-
-/// Whether the pipeline's output is expressed in the orientation of a reference taken from
-/// the input (Kabsch onto a frame of the input or its average), so it turns with the input.
-fn reference_moves(spec: &PipelineSpec, options: &StageOptions) -> bool {
-    spec.rotate == RotateSpec::Kabsch && !matches!(options.reference, RefSpec::File { .. })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Exporters: reports to JSON (serde) and tables to CSV, each written atomically, so a failed
 //! run leaves no partial file. The format follows the extension where a command accepts both.
 
-use crate::io::atomic::write_atomically;
+use crate::io::output::write_atomically;
 use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
 use std::path::Path;

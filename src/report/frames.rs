@@ -1,26 +1,24 @@
-//! `align --report FILE.json|FILE.csv`: per-frame diagnostics of an alignment, gathered by
-//! observing the aligned chunks as the transform writes them (no second pass).
+//! `align --report FILE.json|FILE.csv` and `--rmsf FILE.csv`: per-frame diagnostics of an
+//! alignment, gathered by observing the aligned frames as the engine produces them.
 //!
-//! Rows: `frame`; `rmsd_ref`, the RMSD over all points (unweighted) of the aligned frame to
-//! the Kabsch reference (centred as the stage fits to it; at the reference's centre with
-//! `--to-ref-center`) when the rotation is `kabsch`, else to aligned frame 0; `step_rmsd`, to
-//! the previous aligned frame (empty/`null` for frame 0); `angle_deg`, the rotation applied;
-//! `jump`, `step_rmsd > 5 × median step_rmsd` (median over frames 1…); `degenerate`.
-//!
-//! The JSON form is `{"input", "pipeline", "frames": F, "reference", "median_step_rmsd",
-//! "summary": {"jumps", "jump_frames", "degenerate", "degenerate_frames"}, "rows": [...]}`.
-//! The Kabsch reference is the one the pipeline built (not computed again).
+//! Rows: `frame` (index in the input); `rmsd_ref`, the RMSD of the aligned frame to the Kabsch
+//! reference (as fitted: centred, or at the reference's centre with `--to-ref-center`) — else to
+//! aligned frame 0 — over the fit set with the fit weights, which is the number MDAnalysis
+//! `AlignTraj.results.rmsd` and `gmx rms` report; `rmsd_all`, the same over all points,
+//! unweighted; `step_rmsd`, all points to the previous aligned frame (null for the first);
+//! `angle_deg`, the rotation applied; `jump`, `step_rmsd > 5 × median step_rmsd`; `degenerate`.
+//! The JSON form adds a summary with the jump and degenerate frames and `rmsf`: per point, the
+//! root-mean-square fluctuation about the mean aligned structure, `sqrt(mean_f ‖x_fi − x̄_i‖²)`.
 
 use super::export::{write_csv_rows, write_json, Format};
-use super::rmsd;
-use crate::pipeline::Pipeline;
-use crate::spec::{PipelineSpec, StageContext};
-use crate::stage::FrameFacts;
-use crate::transform::ChunkObserver;
-use anyhow::{bail, Result};
-use ndarray::{Array2, Array3, Axis};
+use crate::engine::{ChunkView, Observer};
+use crate::formats::TrajMeta;
+use crate::options::PipelineSpec;
+use crate::stages::{Fit, Reference};
+use anyhow::Result;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 /// A step is a jump when it exceeds this multiple of the median step.
 pub const JUMP_FACTOR: f64 = 5.0;
@@ -28,11 +26,13 @@ pub const JUMP_FACTOR: f64 = 5.0;
 /// One frame's diagnostics.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct FrameRow {
-    /// Frame index.
+    /// Frame index in the input.
     pub frame: usize,
-    /// RMSD to the reference (Kabsch) or to aligned frame 0.
+    /// RMSD over the fit set, fit-weighted, to the reference (or aligned frame 0).
     pub rmsd_ref: f64,
-    /// RMSD to the previous aligned frame (none for frame 0).
+    /// RMSD over all points, unweighted, to the same.
+    pub rmsd_all: f64,
+    /// RMSD over all points to the previous aligned frame (none for the first).
     pub step_rmsd: Option<f64>,
     /// The rotation applied, degrees.
     pub angle_deg: f64,
@@ -53,6 +53,8 @@ pub struct FrameSummary {
     pub degenerate: usize,
     /// The degenerate frames.
     pub degenerate_frames: Vec<usize>,
+    /// Per point: RMS fluctuation about the mean aligned structure.
+    pub rmsf: Vec<f64>,
 }
 
 /// The whole report.
@@ -68,34 +70,66 @@ pub struct FrameReport {
     pub reference: String,
     /// The median step RMSD the jump threshold is relative to.
     pub median_step_rmsd: f64,
-    /// Counts and frame lists.
+    /// Counts, frame lists and RMSF.
     pub summary: FrameSummary,
     /// One row per frame.
     pub rows: Vec<FrameRow>,
 }
 
-/// Collects [`FrameRow`]s from the aligned chunks of a transform.
-#[derive(Default)]
+/// Collects [`FrameRow`]s and the RMSF sums from the aligned frames of a run.
 pub struct FrameReporter {
-    reference: Option<Array2<f64>>,
-    reference_name: String,
-    use_frame0: bool,
-    prev: Option<Array2<f64>>,
-    rows: Vec<FrameRow>,
     input: String,
-    spec: Option<PipelineSpec>,
+    pipeline: String,
+    reference: Option<Vec<f64>>,
+    reference_name: String,
+    fit: Fit,
+    dims: usize,
+    prev: Option<Vec<f64>>,
+    rows: Vec<FrameRow>,
+    /// Welford running mean and sum of squared deviations per coordinate.
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    counted: usize,
 }
 
 impl FrameReporter {
-    /// A reporter for the pipeline `spec`.
-    pub fn new(spec: &PipelineSpec) -> FrameReporter {
+    /// A reporter for frames of `meta` aligned by `pipeline` onto `reference` (Kabsch) or onto
+    /// their first frame.
+    pub fn new(
+        meta: &TrajMeta,
+        pipeline: &PipelineSpec,
+        reference: Option<Arc<Reference>>,
+        fit: Fit,
+        to_ref_center: bool,
+    ) -> FrameReporter {
+        let (coords, name) = match reference {
+            Some(r) => {
+                let mut c = r.coords.clone();
+                if to_ref_center {
+                    for row in c.chunks_exact_mut(meta.dims) {
+                        row.iter_mut().zip(&r.center).for_each(|(x, o)| *x += o);
+                    }
+                }
+                (Some(c), format!("kabsch reference ({})", r.description))
+            }
+            None => (None, "aligned first frame".to_string()),
+        };
         FrameReporter {
-            spec: Some(spec.clone()),
-            ..Default::default()
+            input: meta.source.clone(),
+            pipeline: pipeline.to_string(),
+            reference: coords,
+            reference_name: name,
+            fit,
+            dims: meta.dims,
+            prev: None,
+            rows: Vec::new(),
+            mean: vec![0.0; meta.frame_len()],
+            m2: vec![0.0; meta.frame_len()],
+            counted: 0,
         }
     }
 
-    /// The rows collected so far, with `jump` filled in, and the summary.
+    /// The report, with `jump` filled in and the RMSF.
     pub fn finish(mut self) -> FrameReport {
         let mut steps: Vec<f64> = self.rows.iter().filter_map(|r| r.step_rmsd).collect();
         steps.sort_by(f64::total_cmp);
@@ -107,21 +141,19 @@ impl FrameReporter {
         for r in &mut self.rows {
             r.jump = r.step_rmsd.is_some_and(|s| s > JUMP_FACTOR * median);
         }
-        let jump_frames: Vec<usize> = self
-            .rows
-            .iter()
-            .filter(|r| r.jump)
-            .map(|r| r.frame)
-            .collect();
-        let degenerate_frames: Vec<usize> = self
-            .rows
-            .iter()
-            .filter(|r| r.degenerate)
-            .map(|r| r.frame)
+        let pick = |f: fn(&FrameRow) -> bool| -> Vec<usize> {
+            self.rows.iter().filter(|r| f(r)).map(|r| r.frame).collect()
+        };
+        let (jump_frames, degenerate_frames) = (pick(|r| r.jump), pick(|r| r.degenerate));
+        let n = self.counted.max(1) as f64;
+        let rmsf = self
+            .m2
+            .chunks_exact(self.dims)
+            .map(|m| (m.iter().sum::<f64>() / n).sqrt())
             .collect();
         FrameReport {
             input: self.input,
-            pipeline: self.spec.map(|s| s.to_string()).unwrap_or_default(),
+            pipeline: self.pipeline,
             frames: self.rows.len(),
             reference: self.reference_name,
             median_step_rmsd: median,
@@ -130,53 +162,53 @@ impl FrameReporter {
                 jump_frames,
                 degenerate: degenerate_frames.len(),
                 degenerate_frames,
+                rmsf,
             },
             rows: self.rows,
         }
     }
+
+    fn add(&mut self, index: usize, frame: &[f64], degenerate: bool, angle_deg: f64) {
+        let reference = self.reference.get_or_insert_with(|| frame.to_vec());
+        let rmsd_ref = self.fit.rmsd(frame, reference, self.dims);
+        let rmsd_all = rmsd(frame, reference, self.dims);
+        let step_rmsd = self.prev.as_deref().map(|p| rmsd(frame, p, self.dims));
+        self.rows.push(FrameRow {
+            frame: index,
+            rmsd_ref,
+            rmsd_all,
+            step_rmsd,
+            angle_deg,
+            jump: false,
+            degenerate,
+        });
+        match &mut self.prev {
+            Some(p) => p.copy_from_slice(frame),
+            None => self.prev = Some(frame.to_vec()),
+        }
+        if frame.iter().all(|v| v.is_finite()) {
+            self.counted += 1;
+            let n = self.counted as f64;
+            for ((m, s), &x) in self.mean.iter_mut().zip(self.m2.iter_mut()).zip(frame) {
+                let d = x - *m;
+                *m += d / n;
+                *s += d * (x - *m);
+            }
+        }
+    }
 }
 
-impl ChunkObserver for FrameReporter {
-    fn start(&mut self, ctx: &StageContext<'_>, pipeline: &Pipeline) -> Result<()> {
-        self.input = ctx.meta.source.clone();
-        if self.spec.is_none() {
-            bail!("frame report: no pipeline given");
-        }
-        if let Some(r) = pipeline.reference() {
-            let mut coords = r.coords.clone();
-            if ctx.options.to_ref_center {
-                for mut row in coords.rows_mut() {
-                    row.iter_mut().zip(&r.center).for_each(|(x, c)| *x += c);
-                }
-            }
-            self.reference_name = format!("kabsch reference ({})", r.description);
-            self.reference = Some(coords);
-        } else {
-            self.reference_name = "aligned frame 0".into();
-            self.use_frame0 = true;
-        }
-        Ok(())
-    }
+/// RMSD over all points, unweighted, of two `N × D` frames.
+pub fn rmsd(a: &[f64], b: &[f64], dims: usize) -> f64 {
+    let n = (a.len() / dims.max(1)).max(1) as f64;
+    (a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / n).sqrt()
+}
 
-    fn chunk(&mut self, first: usize, aligned: &Array3<f64>, facts: &[FrameFacts]) -> Result<()> {
-        for (i, (frame, fact)) in aligned.axis_iter(Axis(0)).zip(facts).enumerate() {
-            if self.use_frame0 && self.reference.is_none() {
-                self.reference = Some(frame.to_owned());
-            }
-            let reference = self.reference.as_ref().expect("set in start or at frame 0");
-            let step_rmsd = self.prev.as_ref().map(|p| rmsd(frame, p.view()));
-            self.rows.push(FrameRow {
-                frame: first + i,
-                rmsd_ref: rmsd(frame, reference.view()),
-                step_rmsd,
-                angle_deg: fact.angle_deg,
-                jump: false,
-                degenerate: fact.degenerate,
-            });
-            match &mut self.prev {
-                Some(p) => p.assign(&frame),
-                None => self.prev = Some(frame.to_owned()),
-            }
+impl Observer for FrameReporter {
+    fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
+        for i in 0..view.frames {
+            let fact = view.facts[i];
+            self.add(view.source_index(i), view.frame(i), fact.degenerate, fact.angle_deg);
         }
         Ok(())
     }
@@ -184,40 +216,80 @@ impl ChunkObserver for FrameReporter {
 
 /// Writes `report` to `path`: JSON (with the summary) or CSV (rows only) by extension.
 pub fn write_frame_report(path: &Path, report: &FrameReport) -> Result<()> {
-    match Format::of(path, "--report")? {
+    match Format::of(path, "report")? {
         Format::Json => write_json(path, report),
         Format::Csv => write_csv_rows(path, &report.rows),
     }
 }
 
-/// Checks a `--report` path before the run (so a bad name fails before any work).
-pub fn check_report_path(path: &Path) -> Result<PathBuf> {
-    Format::of(path, "--report")?;
-    Ok(path.to_path_buf())
+/// One RMSF row.
+#[derive(Serialize)]
+struct RmsfRow {
+    point: usize,
+    rmsf: f64,
+}
+
+/// Writes the RMSF per point as CSV (`point,rmsf`).
+pub fn write_rmsf(path: &Path, report: &FrameReport) -> Result<()> {
+    let rows: Vec<RmsfRow> = report
+        .summary
+        .rmsf
+        .iter()
+        .enumerate()
+        .map(|(point, &rmsf)| RmsfRow { point, rmsf })
+        .collect();
+    write_csv_rows(path, &rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array3;
 
     #[test]
-    fn jumps_are_relative_to_the_median_step() {
-        // Frames: a point at x = 0, 1, 2, 3, 13, 14 (steps 1, 1, 1, 10, 1: median 1, so only
-        // the step of 10 exceeds 5 × 1).
-        let xs = [0.0, 1.0, 2.0, 3.0, 13.0, 14.0];
-        let chunk = Array3::from_shape_fn(
-            (xs.len(), 1, 2),
-            |(f, _, d)| if d == 0 { xs[f] } else { 0.0 },
-        );
-        let mut rep = FrameReporter::new(&"com".parse().unwrap());
-        rep.use_frame0 = true;
-        rep.chunk(0, &chunk, &vec![FrameFacts::default(); xs.len()])
-            .unwrap();
+    fn jumps_are_relative_to_the_median_step_and_rmsf_is_about_the_mean() {
+        // One point moving along x: 0, 1, 2, 3, 13, 14 (steps 1, 1, 1, 10, 1: median 1, so
+        // only the step of 10 exceeds 5 × 1). Mean x = 33/6 = 5.5; RMSF² = mean (x − 5.5)² =
+        // (30.25 + 20.25 + 12.25 + 6.25 + 56.25 + 72.25) / 6 = 197.5 / 6, by hand.
+        let meta = TrajMeta {
+            source: "t".into(),
+            key: "arr".into(),
+            frames: 6,
+            points: 1,
+            dims: 2,
+            width: crate::formats::Width::F64,
+            big_endian: false,
+        };
+        let mut rep = FrameReporter::new(&meta, &"com".parse().unwrap(), None, Fit::all(1), false);
+        for (i, x) in [0.0, 1.0, 2.0, 3.0, 13.0, 14.0].into_iter().enumerate() {
+            rep.add(i, &[x, 0.0], false, 0.0);
+        }
         let report = rep.finish();
         assert_eq!(report.summary.jump_frames, vec![4]);
         assert_eq!(report.rows[0].step_rmsd, None);
         assert_eq!(report.rows[5].rmsd_ref, 14.0);
         assert_eq!(report.median_step_rmsd, 1.0);
+        assert!((report.summary.rmsf[0] - (197.5f64 / 6.0).sqrt()).abs() < 1e-12);
+    }
+}
+
+impl Fit {
+    /// RMSD over the fit set with the fit weights, `sqrt(Σ w_i ‖a_i − b_i‖² / Σ w_i)`, of two
+    /// `N × D` frames (what MDAnalysis `rms.rmsd(weights=…)` computes).
+    pub fn rmsd(&self, a: &[f64], b: &[f64], dims: usize) -> f64 {
+        let sum: f64 = self
+            .indices
+            .iter()
+            .zip(&self.weights)
+            .map(|(&i, &w)| {
+                let (x, y) = (&a[i * dims..(i + 1) * dims], &b[i * dims..(i + 1) * dims]);
+                w * x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum::<f64>()
+            })
+            .sum();
+        (sum / self.total_weight).sqrt()
+    }
+
+    /// Weighted RMS distance of the fit points from the origin (a length scale).
+    pub fn rms(&self, a: &[f64], dims: usize) -> f64 {
+        self.rmsd(a, &vec![0.0; a.len()], dims)
     }
 }

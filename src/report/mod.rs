@@ -1,13 +1,13 @@
-//! Reports on what an alignment does to the data (SPEC §4), beside the main data line:
-//! `pipeline → reports → exporters`.
+//! Reports on what an alignment does to the data (SPEC §4), beside the main data line: each is
+//! an observer of the engine's aligned frames, then an exporter.
 //!
-//! - [`frames`]: the per-frame diagnostics of `align --report` (an observer of the transform).
+//! - [`frames`]: the per-frame diagnostics and RMSF of `align --report`.
 //! - [`sensitivity`]: the book's perturbation experiment, measured as a Jacobian-norm matrix.
 //! - [`check`]: random rigid motions of the whole input must not change the alignment.
 //! - [`overlay`]: the book's overlay figure (raw input and each pipeline, frames coloured by time).
 //! - [`export`]: JSON and CSV writers; [`plot`]: shared drawing helpers (font, colour map).
 //!
-//! Every file is written atomically (`crate::io::atomic`).
+//! Every file is written atomically.
 
 pub mod check;
 pub mod export;
@@ -16,80 +16,74 @@ pub mod overlay;
 pub mod plot;
 pub mod sensitivity;
 
-use crate::io::{trajectory_member, FrameSource, Input, InputLocation, TrajectoryMeta};
-use crate::pipeline::Pipeline;
-use crate::spec::{PipelineSpec, StageContext, StageOptions};
-use anyhow::{anyhow, bail, Result};
-use ndarray::{Array3, ArrayView2};
+use crate::formats::TrajMeta;
+use crate::io::InputLocation;
+use crate::options::PipelineSpec;
+use crate::plan::{load_fit, Input, InputOptions, PipelineContext, StageOptions};
+use crate::stages::{FrameFacts, Step};
+use anyhow::{anyhow, Result};
 
-/// A whole trajectory in memory (f64), with the input it came from.
-pub struct Loaded {
-    /// The opened input (for masses and references).
-    pub input: Input,
-    /// Shape, dtype and names.
-    pub meta: TrajectoryMeta,
-    /// `(frames, points, dims)`.
-    pub frames: Array3<f64>,
-}
-
-/// Reads the trajectory `key` of `location` whole.
-pub fn load(location: InputLocation, key: Option<&str>, allow_nonfinite: bool) -> Result<Loaded> {
-    let input = Input::open(location)?;
-    let (member, meta) = trajectory_member(&input, key)?;
-    let mut source = FrameSource::open(&input, member, allow_nonfinite)?;
-    let frames = source
-        .read_chunk(meta.frames)?
-        .ok_or_else(|| anyhow!("{}: no frames", meta.source))?;
-    if source.read_chunk(1)?.is_some() {
-        bail!("{}: more frames than the header says", meta.source);
-    }
-    Ok(Loaded {
-        input,
-        meta,
-        frames,
-    })
-}
-
-/// The pipelines to report on: `names` parsed, or `defaults` when empty.
-pub fn parse_pipelines(names: &[String], defaults: &[&str]) -> Result<Vec<PipelineSpec>> {
-    let list: Vec<String> = if names.is_empty() {
-        defaults.iter().map(|s| s.to_string()).collect()
+/// The pipelines to report on: `given`, or `defaults` when none are given.
+pub fn pipelines_or(given: &[PipelineSpec], defaults: &[&str]) -> Vec<PipelineSpec> {
+    if given.is_empty() {
+        defaults.iter().filter_map(|d| d.parse().ok()).collect()
     } else {
-        names.to_vec()
+        given.to_vec()
+    }
+}
+
+/// Opens the input of a report command and builds each pipeline's steps (references loaded
+/// from the input as `align` would). A piped input is copied to a temporary file first (the
+/// reports read it more than once). Returns the opened input (for the passes' sources), the
+/// trajectory's shape and the pipelines.
+pub fn open_pipelines(
+    input: &InputOptions,
+    stages: &StageOptions,
+    given: &[PipelineSpec],
+    defaults: &[&str],
+) -> Result<(Input, TrajMeta, Vec<(PipelineSpec, Vec<Step>)>)> {
+    let location = input.location.clone().unwrap_or(InputLocation::Stdin);
+    let mut opened = Input::open(&location, true, &std::env::temp_dir(), false)?;
+    let meta = opened.source(input.key.as_deref())?.meta().clone();
+    let fit = load_fit(stages, &opened, meta.points)?;
+    let mut ctx = PipelineContext {
+        input: &mut opened,
+        meta: meta.clone(),
+        fit,
+        options: stages.clone(),
+        input_options: input.clone(),
+        check_centred: false,
+        pending: None,
+        motion: None,
     };
-    list.iter()
-        .map(|n| {
-            n.parse::<PipelineSpec>()
-                .map_err(|e| anyhow!("--pipeline {e}"))
-        })
-        .collect()
+    let mut built = Vec::new();
+    for spec in pipelines_or(given, defaults) {
+        let (steps, _) = ctx.build(&spec).map_err(|e| anyhow!("pipeline {spec}: {e:#}"))?;
+        built.push((spec, steps));
+    }
+    Ok((opened, meta, built))
 }
 
-/// Builds `spec` for `loaded` with `options`.
-pub fn build(spec: &PipelineSpec, loaded: &Loaded, options: &StageOptions) -> Result<Pipeline> {
-    let ctx = StageContext::load(&loaded.input, &loaded.meta, options)?;
-    spec.build(&ctx)
-        .map_err(|e| anyhow!("pipeline {spec}: {e:#}"))
-}
-
-/// Root-mean-square distance between corresponding points of two `N × D` frames.
-pub fn rmsd(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> f64 {
-    let n = a.nrows().max(1) as f64;
-    (a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f64>()
-        / n)
-        .sqrt()
+/// Aligns one frame on its own, as the first frame of a trajectory (stages that depend on the
+/// previous frame start afresh).
+pub fn align_one(steps: &[Step], frame: &mut [f64]) -> FrameFacts {
+    let mut facts = FrameFacts::default();
+    for step in steps {
+        facts.merge(match step {
+            Step::Parallel(s) => s.apply(frame),
+            Step::Ordered(s) => s.fresh().apply(frame),
+        });
+    }
+    facts
 }
 
 /// Radius of gyration (unweighted, about the centroid) of an `N × D` frame.
-pub fn radius_of_gyration(x: ArrayView2<'_, f64>) -> f64 {
-    let n = x.nrows().max(1) as f64;
+pub fn radius_of_gyration(x: &[f64], dims: usize) -> f64 {
+    let n = (x.len() / dims.max(1)).max(1) as f64;
     let mut total = 0.0;
-    for col in x.columns() {
-        let mean = col.sum() / n;
-        total += col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>();
+    for d in 0..dims {
+        let mean = x.iter().skip(d).step_by(dims).sum::<f64>() / n;
+        total += x.iter().skip(d).step_by(dims).map(|v| (v - mean) * (v - mean)).sum::<f64>();
     }
     (total / n).sqrt()
 }
@@ -106,7 +100,6 @@ pub fn sample_frames(frames: usize, n: Option<usize>) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::array;
 
     #[test]
     fn sampling_is_even_and_bounded() {
@@ -117,11 +110,8 @@ mod tests {
 
     #[test]
     fn rg_of_a_unit_square_is_sqrt_half() {
-        // Corners (±½, ±½): every point is √(½) from the centroid.
-        let sq = array![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
-        assert!((radius_of_gyration(sq.view()) - 0.5f64.sqrt()).abs() < 1e-15);
-        let shifted = &sq + 1.0;
-        // Every point moved by (1, 1): RMSD √2.
-        assert!((rmsd(sq.view(), shifted.view()) - 2f64.sqrt()).abs() < 1e-15);
+        // Corners (±½, ±½) about the centroid: every point is √(½) from it.
+        let sq = [0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
+        assert!((radius_of_gyration(&sq, 2) - 0.5f64.sqrt()).abs() < 1e-15);
     }
 }

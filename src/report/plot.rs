@@ -5,7 +5,7 @@
 //! Text uses DejaVu Sans (assets/, Bitstream Vera licence) registered with plotters'
 //! `ab_glyph` backend, so pictures need no system font libraries.
 
-use crate::io::atomic::write_atomically;
+use crate::io::output::write_atomically;
 use anyhow::{anyhow, bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;

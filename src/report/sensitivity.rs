@@ -36,11 +36,12 @@
 //! ```
 
 use super::export::{write_csv_matrix, write_json};
-use super::{build, load, parse_pipelines, radius_of_gyration, rmsd, sample_frames};
-use crate::io::InputLocation;
-use crate::spec::{PipelineSpec, SignRule, StageOptions};
-use anyhow::{bail, Result};
-use ndarray::{Array2, Axis};
+use super::{align_one, open_pipelines, radius_of_gyration, sample_frames};
+use crate::engine::{self, ChunkView, Observer, RunOptions};
+use crate::options::SignRule;
+use crate::plan::{InputOptions, StageOptions};
+use crate::stages::Step;
+use anyhow::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -53,7 +54,7 @@ use std::path::PathBuf;
 pub const DEFAULT_PIPELINES: [&str; 2] = ["com+principal", "point0+point-vector"];
 
 /// Which way a point is nudged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Direction {
     /// Along +x (the book's experiment).
     X,
@@ -61,28 +62,15 @@ pub enum Direction {
     Random,
 }
 
-impl std::str::FromStr for Direction {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Direction> {
-        match s {
-            "x" => Ok(Direction::X),
-            "random" => Ok(Direction::Random),
-            _ => bail!("--direction {s}: expected x or random"),
-        }
-    }
-}
-
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct SensitivityRequest {
-    /// The input.
-    pub input: InputLocation,
-    /// `--key`.
-    pub key: Option<String>,
+    /// The input, key and frame range.
+    pub input: InputOptions,
     /// Stage options (`--masses`, `--fit-points`, `--ref`, …).
-    pub options: StageOptions,
+    pub stages: StageOptions,
     /// `--pipeline` values (default [`DEFAULT_PIPELINES`]).
-    pub pipelines: Vec<String>,
+    pub pipelines: Vec<crate::options::PipelineSpec>,
     /// `--frames N`: sample N frames evenly (default all).
     pub frames: Option<usize>,
     /// `--max-delta`.
@@ -180,50 +168,51 @@ pub struct SensitivityReport {
     pub pipelines: Vec<PipelineSensitivity>,
 }
 
-/// Runs the experiment.
+/// Runs the experiment: one engine pass over the input, the sampled frames measured by an
+/// observer as they stream by (frames of a chunk in parallel).
 pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
-    if req.steps < 2 {
-        bail!(
-            "--steps {}: need at least 2 (0 and one non-zero δ)",
-            req.steps
-        );
-    }
-    if !(req.max_delta.is_finite() && req.max_delta > 0.0) {
-        bail!("--max-delta {}: must be a positive number", req.max_delta);
-    }
-    if req.frames == Some(0) {
-        bail!("--frames 0: need at least one frame");
-    }
-    let specs = parse_pipelines(&req.pipelines, &DEFAULT_PIPELINES)?;
-    let loaded = load(req.input.clone(), req.key.as_deref(), false)?;
-    let mut options = req.options.clone();
+    let mut stages = req.stages.clone();
     // Frames are aligned one at a time: continuous signs have no previous frame.
-    options.sign = SignRule::Skew;
-    let frames = sample_frames(loaded.meta.frames, req.frames);
+    stages.sign = SignRule::Skew;
+    let (mut input, meta, pipelines) = open_pipelines(&req.input, &stages, &req.pipelines, &DEFAULT_PIPELINES)?;
+    let source = input.source(req.input.key.as_deref())?;
+    let (start, count) = req.input.frames.resolve(meta.frames);
+    let frames: Vec<usize> = sample_frames(count, req.frames)
+        .into_iter()
+        .map(|i| start + i * req.input.frames.step)
+        .collect();
     let deltas: Vec<f64> = (0..req.steps)
         .map(|s| req.max_delta * s as f64 / (req.steps - 1) as f64)
         .collect();
-    let mut results = Vec::new();
-    for spec in &specs {
-        let pipeline = build(spec, &loaded, &options)?;
-        let picked: Vec<Array2<f64>> = frames
-            .iter()
-            .map(|&f| loaded.frames.index_axis(Axis(0), f).to_owned())
-            .collect();
-        results.push(measure(
-            spec,
-            &pipeline,
-            &frames,
-            &picked,
-            &deltas,
-            req.direction,
-            req.seed,
-        ));
-    }
+    let n = meta.points;
+    let mut observer = Measure {
+        pipelines: pipelines
+            .into_iter()
+            .map(|(spec, steps)| (spec.to_string(), steps, Acc::zero(n, deltas.len())))
+            .collect(),
+        wanted: frames.clone(),
+        next: 0,
+        deltas: &deltas,
+        dims: meta.dims,
+        direction: req.direction,
+        seed: req.seed,
+    };
+    let run = RunOptions {
+        chunk_frames: req.input.chunk_frames,
+        allow_nonfinite: false,
+        range: req.input.frames,
+        progress: Some("sensitivity".into()),
+    };
+    engine::run(source, &mut [], None, &mut [&mut observer], &run)?;
+    let results = observer
+        .pipelines
+        .into_iter()
+        .map(|(name, _, acc)| acc.finish(name, frames.len(), n, deltas.len()))
+        .collect();
     Ok(SensitivityReport {
-        input: loaded.meta.source.clone(),
-        points: loaded.meta.points,
-        dims: loaded.meta.dims,
+        input: meta.source.clone(),
+        points: meta.points,
+        dims: meta.dims,
         direction: match req.direction {
             Direction::X => "x".into(),
             Direction::Random => "random".into(),
@@ -233,6 +222,132 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
         deltas,
         pipelines: results,
     })
+}
+
+/// The sensitivity observer: measures the sampled frames of each chunk.
+struct Measure<'d> {
+    pipelines: Vec<(String, Vec<Step>, Acc)>,
+    wanted: Vec<usize>,
+    next: usize,
+    deltas: &'d [f64],
+    dims: usize,
+    direction: Direction,
+    seed: u64,
+}
+
+impl Observer for Measure<'_> {
+    fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
+        let mut picked = Vec::new();
+        for i in 0..view.frames {
+            let index = view.source_index(i);
+            while self.next < self.wanted.len() && self.wanted[self.next] < index {
+                self.next += 1;
+            }
+            if self.next < self.wanted.len() && self.wanted[self.next] == index {
+                picked.push((index, view.frame(i)));
+            }
+        }
+        let (deltas, dims, dir, seed) = (self.deltas, self.dims, self.direction, self.seed);
+        for (_, steps, acc) in &mut self.pipelines {
+            let steps = &*steps;
+            let n = acc.kept.len();
+            let part = picked
+                .par_iter()
+                .fold(
+                    || Acc::zero(n, deltas.len()),
+                    |mut a, &(f, frame)| {
+                        a.measure_frame(steps, f, frame, deltas, dims, dir, seed);
+                        a
+                    },
+                )
+                .reduce(|| Acc::zero(n, deltas.len()), Acc::merge);
+            *acc = std::mem::replace(acc, Acc::zero(0, 0)).merge(part);
+        }
+        Ok(())
+    }
+}
+
+impl Acc {
+    fn zero(n: usize, steps: usize) -> Acc {
+        Acc {
+            sweep: vec![0.0; n * steps * n],
+            s: vec![0.0; n * n],
+            kept: vec![0; n],
+            degenerate: 0,
+            jumps: Vec::new(),
+        }
+    }
+
+    fn merge(mut self, b: Acc) -> Acc {
+        self.sweep.iter_mut().zip(&b.sweep).for_each(|(x, y)| *x += y);
+        self.s.iter_mut().zip(&b.s).for_each(|(x, y)| *x += y);
+        self.kept.iter_mut().zip(&b.kept).for_each(|(x, y)| *x += y);
+        self.degenerate += b.degenerate;
+        self.jumps.extend(b.jumps);
+        self
+    }
+
+    /// Nudges every point of one frame at every δ and accumulates the displacements.
+    #[allow(clippy::too_many_arguments)]
+    fn measure_frame(&mut self, steps: &[Step], f: usize, frame: &[f64], deltas: &[f64], dims: usize, dir: Direction, seed: u64) {
+        let n = self.kept.len();
+        let nsteps = deltas.len();
+        let mut aligned = frame.to_vec();
+        self.degenerate += align_one(steps, &mut aligned).degenerate as usize;
+        let jump_at = (JUMP_RG * radius_of_gyration(frame, dims)).max(JUMP_DELTA * deltas[1]);
+        let mut work = frame.to_vec();
+        let mut d = vec![0.0; n];
+        for k in 0..n {
+            let u = direction_vector(dir, dims, seed, f, k);
+            for (s, &delta) in deltas.iter().enumerate().skip(1) {
+                work.copy_from_slice(frame);
+                work[k * dims..(k + 1) * dims].iter_mut().zip(&u).for_each(|(x, u)| *x += delta * u);
+                self.degenerate += align_one(steps, &mut work).degenerate as usize;
+                for (j, dj) in d.iter_mut().enumerate() {
+                    let (a, b) = (&work[j * dims..(j + 1) * dims], &aligned[j * dims..(j + 1) * dims]);
+                    *dj = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt();
+                }
+                let base = (k * nsteps + s) * n;
+                self.sweep[base..base + n].iter_mut().zip(&d).for_each(|(a, x)| *a += x);
+                if s == 1 {
+                    if super::frames::rmsd(&work, &aligned, dims) > jump_at {
+                        self.jumps.push((f, k));
+                    } else {
+                        self.s[k * n..(k + 1) * n].iter_mut().zip(&d).for_each(|(a, x)| *a += x / delta);
+                        self.kept[k] += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The pipeline's results from the sums over `count` frames.
+    fn finish(self, name: String, count: usize, n: usize, steps: usize) -> PipelineSensitivity {
+        let count = count.max(1) as f64;
+        let sweep = (0..n)
+            .map(|k| (0..steps).map(|s| (0..n).map(|j| self.sweep[(k * steps + s) * n + j] / count).collect()).collect())
+            .collect();
+        let matrix: Vec<Vec<f64>> = (0..n)
+            .map(|k| (0..n).map(|j| self.s[k * n + j] / self.kept[k].max(1) as f64).collect())
+            .collect();
+        let mut jumps = self.jumps;
+        jumps.sort_unstable();
+        let discontinuities = Discontinuities {
+            count: jumps.len(),
+            rate: jumps.len() as f64 / (count * n as f64),
+            first: jumps.iter().take(10).map(|&(f, k)| [f, k]).collect(),
+        };
+        let (summary, leak) = summarize(&matrix);
+        PipelineSensitivity {
+            name,
+            matrix,
+            sweep,
+            leak,
+            degenerate_alignments: self.degenerate,
+            discontinuities,
+            summary,
+        }
+    }
 }
 
 /// The unit vector point `k` of frame `f` is nudged along.
@@ -254,119 +369,6 @@ pub fn direction_vector(dir: Direction, dims: usize, seed: u64, f: usize, k: usi
                 }
             }
         }
-    }
-}
-
-/// Measures one pipeline on the given frames (`indices` are their positions in the input,
-/// used only to seed random directions).
-pub fn measure(
-    spec: &PipelineSpec,
-    pipeline: &crate::pipeline::Pipeline,
-    indices: &[usize],
-    frames: &[Array2<f64>],
-    deltas: &[f64],
-    dir: Direction,
-    seed: u64,
-) -> PipelineSensitivity {
-    let (n, dims) = frames[0].dim();
-    let steps = deltas.len();
-    let zero = || Acc {
-        sweep: vec![0.0; n * steps * n],
-        s: vec![0.0; n * n],
-        kept: vec![0; n],
-        degenerate: 0,
-        jumps: Vec::new(),
-    };
-    let acc = indices
-        .par_iter()
-        .zip(frames.par_iter())
-        .fold(zero, |mut acc, (&f, frame)| {
-            let mut aligned = frame.clone();
-            acc.degenerate += pipeline.align_one(aligned.view_mut()).degenerate as usize;
-            let jump_at = (JUMP_RG * radius_of_gyration(frame.view())).max(JUMP_DELTA * deltas[1]);
-            let mut work = frame.clone();
-            let mut d = vec![0.0; n];
-            for k in 0..n {
-                let u = direction_vector(dir, dims, seed, f, k);
-                for (s, &delta) in deltas.iter().enumerate().skip(1) {
-                    work.assign(frame);
-                    work.row_mut(k)
-                        .iter_mut()
-                        .zip(&u)
-                        .for_each(|(x, u)| *x += delta * u);
-                    acc.degenerate += pipeline.align_one(work.view_mut()).degenerate as usize;
-                    for (j, dj) in d.iter_mut().enumerate() {
-                        let d2: f64 = work
-                            .row(j)
-                            .iter()
-                            .zip(aligned.row(j))
-                            .map(|(a, b)| (a - b) * (a - b))
-                            .sum();
-                        *dj = d2.sqrt();
-                    }
-                    let base = (k * steps + s) * n;
-                    acc.sweep[base..base + n]
-                        .iter_mut()
-                        .zip(&d)
-                        .for_each(|(a, x)| *a += x);
-                    if s == 1 {
-                        if rmsd(work.view(), aligned.view()) > jump_at {
-                            acc.jumps.push((f, k));
-                        } else {
-                            acc.s[k * n..(k + 1) * n]
-                                .iter_mut()
-                                .zip(&d)
-                                .for_each(|(a, x)| *a += x / delta);
-                            acc.kept[k] += 1;
-                        }
-                    }
-                }
-            }
-            acc
-        })
-        .reduce(zero, |mut a, b| {
-            a.sweep.iter_mut().zip(&b.sweep).for_each(|(x, y)| *x += y);
-            a.s.iter_mut().zip(&b.s).for_each(|(x, y)| *x += y);
-            a.kept.iter_mut().zip(&b.kept).for_each(|(x, y)| *x += y);
-            a.degenerate += b.degenerate;
-            a.jumps.extend(b.jumps);
-            a
-        });
-    let count = frames.len() as f64;
-    let sweep: Vec<Vec<Vec<f64>>> = (0..n)
-        .map(|k| {
-            (0..steps)
-                .map(|s| {
-                    (0..n)
-                        .map(|j| acc.sweep[(k * steps + s) * n + j] / count)
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
-    let matrix: Vec<Vec<f64>> = (0..n)
-        .map(|k| {
-            (0..n)
-                .map(|j| acc.s[k * n + j] / acc.kept[k].max(1) as f64)
-                .collect()
-        })
-        .collect();
-    let mut jumps = acc.jumps;
-    jumps.sort_unstable();
-    let discontinuities = Discontinuities {
-        count: jumps.len(),
-        rate: jumps.len() as f64 / (count * n as f64),
-        first: jumps.iter().take(10).map(|&(f, k)| [f, k]).collect(),
-    };
-    let (summary, leak) = summarize(&matrix);
-    PipelineSensitivity {
-        name: spec.to_string(),
-        matrix,
-        sweep,
-        leak,
-        degenerate_alignments: acc.degenerate,
-        discontinuities,
-        summary,
     }
 }
 
@@ -465,6 +467,17 @@ pub fn format_table(report: &SensitivityReport) -> String {
 /// Writes `--report FILE.json`.
 pub fn write_report(path: &std::path::Path, report: &SensitivityReport) -> Result<()> {
     write_json(path, report)
+}
+
+/// Draws `--plot FILE.png|svg`: one heatmap of S per pipeline, side by side, shared scale.
+pub fn plot(path: &std::path::Path, report: &SensitivityReport) -> Result<()> {
+    let panels = report
+        .pipelines
+        .iter()
+        .map(|r| (r.name.as_str(), r.matrix.as_slice()))
+        .collect();
+    let n = report.pipelines.len() as u32;
+    super::plot::render(path, (480 * n + 110, 500), &super::plot::Heatmaps { panels })
 }
 
 /// Writes `--csv DIR`: `DIR/<pipeline>.csv` holding S, one per pipeline (created if needed).

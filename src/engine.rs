@@ -1,0 +1,520 @@
+//! The one engine: every command moves its frames through [`run`].
+//!
+//! A reader thread frames the source's stored bytes into chunks; this thread decodes each
+//! frame, runs the pipeline's steps and encodes the result, frames of a chunk in parallel
+//! (rayon), showing the aligned `f64` frames to the observers in frame order; a writer thread
+//! writes the encoded chunks. Buffers circulate between the three, so memory is a few chunks
+//! whatever the input size. Steps that depend on the previous frame (`--sign continuous`) run
+//! in frame order between parallel phases; the rest of the pipeline stays parallel.
+//!
+//! Each frame is decoded once and encoded once, by the same functions whatever the options, so
+//! the output bytes do not depend on the observers, the thread count or the chunk size.
+
+use crate::formats::{FrameEncoder, FrameInfo, FrameSink, FrameSource, RawChunk, TrajMeta};
+use crate::progress::Progress;
+use crate::stages::{FrameFacts, Step};
+use anyhow::{anyhow, bail, Result};
+use rayon::prelude::*;
+use std::sync::mpsc::{channel, sync_channel};
+use std::sync::Mutex;
+
+/// Frames to read, as a Python slice over the source's frames (`START:STOP:STEP`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameRange {
+    /// First frame (from 0).
+    pub start: usize,
+    /// One past the last frame (clamped to the frame count).
+    pub stop: Option<usize>,
+    /// Stride, ≥ 1.
+    pub step: usize,
+}
+
+impl Default for FrameRange {
+    fn default() -> Self {
+        FrameRange {
+            start: 0,
+            stop: None,
+            step: 1,
+        }
+    }
+}
+
+impl FrameRange {
+    /// The frames of a source of `frames` frames this range selects, as `(start, count)`.
+    pub fn resolve(&self, frames: usize) -> (usize, usize) {
+        let stop = self.stop.unwrap_or(frames).min(frames);
+        let start = self.start.min(stop);
+        (start, (stop - start).div_ceil(self.step.max(1)))
+    }
+}
+
+/// How a run reads and reports.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Frames per chunk (default: about 4 MiB of `f64`).
+    pub chunk_frames: Option<usize>,
+    /// Pass frames holding NaN/Inf through unchanged (counted) instead of failing.
+    pub allow_nonfinite: bool,
+    /// Which frames of the source.
+    pub range: FrameRange,
+    /// Title of the progress bar (None: no bar).
+    pub progress: Option<String>,
+}
+
+/// Counts of frames with a property and the first few of them (memory flat in frames).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// How many frames.
+    pub count: usize,
+    /// The first (at most [`Tally::KEEP`]) frame indices, ascending.
+    pub first: Vec<usize>,
+}
+
+impl Tally {
+    /// Frame indices kept.
+    pub const KEEP: usize = 8;
+
+    pub(crate) fn add(&mut self, frame: usize) {
+        self.count += 1;
+        if self.first.len() < Self::KEEP {
+            self.first.push(frame);
+        }
+    }
+
+    /// `3 frames (first: 0, 5, 9)`.
+    pub fn describe(&self) -> String {
+        crate::text::frame_list(self.count, &self.first)
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default)]
+pub struct RunSummary {
+    /// Frames processed.
+    pub frames: usize,
+    /// Frames whose transform was undefined (a fallback was used).
+    pub degenerate: Tally,
+    /// Frames a rotation stage saw away from the origin.
+    pub off_center: Tally,
+    /// Frames with NaN/Inf passed through unchanged (`allow_nonfinite`).
+    pub nonfinite: Tally,
+}
+
+/// The aligned frames of one chunk, shown to observers in frame order.
+pub struct ChunkView<'c> {
+    /// Index (among the frames the run reads) of the chunk's first frame.
+    pub first: usize,
+    /// Frames in the chunk.
+    pub frames: usize,
+    /// Numbers per frame.
+    pub frame_len: usize,
+    /// The aligned coordinates, `frames × frame_len`.
+    pub coords: &'c [f64],
+    /// What the stages found, per frame.
+    pub facts: &'c [FrameFacts],
+    /// Time, step, box per frame.
+    pub info: &'c [FrameInfo],
+    /// Frame `i` of the run is frame `range_start + i × range_step` of the source.
+    pub range_start: usize,
+    /// See `range_start`.
+    pub range_step: usize,
+}
+
+impl ChunkView<'_> {
+    /// Coordinates of frame `i` of the chunk.
+    pub fn frame(&self, i: usize) -> &[f64] {
+        &self.coords[i * self.frame_len..(i + 1) * self.frame_len]
+    }
+
+    /// Index in the source of frame `i` of the chunk.
+    pub fn source_index(&self, i: usize) -> usize {
+        self.range_start + (self.first + i) * self.range_step
+    }
+}
+
+/// Sees every chunk of aligned frames, in order, before they are encoded.
+pub trait Observer {
+    /// Called with each chunk.
+    fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()>;
+}
+
+/// Per-chunk working memory, reused.
+#[derive(Default)]
+struct Work {
+    coords: Vec<f64>,
+    facts: Vec<FrameFacts>,
+    info: Vec<FrameInfo>,
+    nonfinite: Vec<bool>,
+    encoded: Vec<Vec<u8>>,
+}
+
+/// The first per-frame error of a parallel phase (lowest frame index wins, so messages do
+/// not depend on scheduling).
+struct FirstError(Mutex<Option<(usize, String)>>);
+
+impl FirstError {
+    fn new() -> Self {
+        FirstError(Mutex::new(None))
+    }
+
+    fn set(&self, frame: usize, msg: String) {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if g.as_ref().is_none_or(|(f, _)| frame < *f) {
+            *g = Some((frame, msg));
+        }
+    }
+
+    fn take(self) -> Option<(usize, String)> {
+        self.0.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What the compute phase needs to know besides the chunk.
+struct Compute<'p, 'a> {
+    meta: &'p TrajMeta,
+    decoder: std::sync::Arc<dyn crate::formats::FrameDecoder + 'a>,
+    encoder: Option<std::sync::Arc<dyn FrameEncoder + 'a>>,
+    steps: &'p mut [Step],
+    allow_nonfinite: bool,
+    range_start: usize,
+    range_step: usize,
+}
+
+impl Compute<'_, '_> {
+    fn source_index(&self, run_index: usize) -> usize {
+        self.range_start + run_index * self.range_step
+    }
+
+    /// Decodes, checks and runs the leading parallel steps on every frame of `raw`.
+    fn decode_phase(&self, raw: &RawChunk<'_>, first: usize, work: &mut Work, n_par: usize) -> Result<()> {
+        let len = self.meta.frame_len();
+        let dims = self.meta.dims;
+        let fixed = self.decoder.frame_bytes();
+        let errors = FirstError::new();
+        let steps: Vec<&dyn crate::stages::Stage> = self.steps[..n_par]
+            .iter()
+            .filter_map(|s| match s {
+                Step::Parallel(stage) => Some(&**stage),
+                Step::Ordered(_) => None,
+            })
+            .collect();
+        let (decoder, allow_nonfinite) = (&*self.decoder, self.allow_nonfinite);
+        work.coords
+            .par_chunks_exact_mut(len)
+            .zip(work.facts.par_iter_mut())
+            .zip(work.info.par_iter_mut())
+            .zip(work.nonfinite.par_iter_mut())
+            .enumerate()
+            .with_min_len(4)
+            .for_each(|(i, (((coords, fact), info), bad))| {
+                *fact = FrameFacts::default();
+                *info = FrameInfo::default();
+                if let Err(e) = decoder.decode(raw.frame(i, fixed), coords, info) {
+                    errors.set(i, e);
+                    return;
+                }
+                *bad = match coords.iter().position(|v| !v.is_finite()) {
+                    Some(_) if allow_nonfinite => true,
+                    Some(at) => {
+                        errors.set(i, format!("point {} has a NaN or Inf coordinate (pass --allow-nonfinite to pass such frames through unchanged)", at / dims));
+                        return;
+                    }
+                    None => false,
+                };
+                if !*bad {
+                    for stage in &steps {
+                        fact.merge(stage.apply(coords));
+                    }
+                }
+            });
+        match errors.take() {
+            Some((i, e)) => bail!("{}: frame {}: {e}", self.meta.what(), self.source_index(first + i)),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs the steps after the leading parallel ones: ordered steps frame by frame in order,
+    /// parallel ones over the chunk.
+    fn later_steps(&mut self, work: &mut Work, n_par: usize) {
+        let len = self.meta.frame_len();
+        for step in self.steps[n_par..].iter_mut() {
+            match step {
+                Step::Ordered(stage) => {
+                    for ((coords, fact), bad) in work.coords.chunks_exact_mut(len).zip(work.facts.iter_mut()).zip(&work.nonfinite) {
+                        if !bad {
+                            fact.merge(stage.apply(coords));
+                        }
+                    }
+                }
+                Step::Parallel(stage) => {
+                    let stage = &**stage;
+                    work.coords
+                        .par_chunks_exact_mut(len)
+                        .zip(work.facts.par_iter_mut())
+                        .zip(work.nonfinite.par_iter())
+                        .for_each(|((coords, fact), bad)| {
+                            if !bad {
+                                fact.merge(stage.apply(coords));
+                            }
+                        });
+                }
+            }
+        }
+    }
+
+    /// Encodes the chunk's frames into `out` (in parallel), numbering them from `first`.
+    fn encode_phase(&self, work: &mut Work, first: usize, out: &mut Vec<u8>) -> Result<()> {
+        let Some(encoder) = &self.encoder else { return Ok(()) };
+        let len = self.meta.frame_len();
+        let n = work.facts.len();
+        let errors = FirstError::new();
+        match encoder.frame_bytes() {
+            Some(fb) => {
+                out.resize(n * fb, 0);
+                out.par_chunks_exact_mut(fb.max(1))
+                    .zip(work.coords.par_chunks_exact(len))
+                    .zip(work.info.par_iter())
+                    .zip(work.nonfinite.par_iter())
+                    .enumerate()
+                    .with_min_len(4)
+                    .for_each(|(i, (((dst, coords), info), bad))| {
+                        // Frames passed through with NaN/Inf keep them; only finite input
+                        // that would not fit the output dtype is an error.
+                        if let (Err(e), false) = (encoder.encode_into(first + i, coords, info, dst), bad) {
+                            errors.set(i, e);
+                        }
+                    });
+            }
+            None => {
+                work.encoded.resize_with(n, Vec::new);
+                work.encoded
+                    .par_iter_mut()
+                    .zip(work.coords.par_chunks_exact(len))
+                    .zip(work.info.par_iter())
+                    .zip(work.nonfinite.par_iter())
+                    .enumerate()
+                    .for_each(|(i, (((dst, coords), info), bad))| {
+                        dst.clear();
+                        if let (Err(e), false) = (encoder.encode_append(first + i, coords, info, dst), bad) {
+                            errors.set(i, e);
+                        }
+                    });
+                out.clear();
+                for e in &work.encoded {
+                    out.extend_from_slice(e);
+                }
+            }
+        }
+        match errors.take() {
+            Some((i, e)) => bail!("frame {}: {e}", self.source_index(first + i)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Number of leading parallel steps.
+fn leading_parallel(steps: &[Step]) -> usize {
+    steps.iter().take_while(|s| matches!(s, Step::Parallel(_))).count()
+}
+
+/// Runs `steps` over the frames of `source` selected by `opts.range`, writing to `sink` (if
+/// any, completed with the source's extra members) and showing every aligned chunk to
+/// `observers`. Returns the counts of degenerate, off-centre and non-finite frames.
+pub fn run<'a>(
+    mut source: Box<dyn FrameSource<'a> + 'a>,
+    steps: &mut [Step],
+    sink: Option<Box<dyn FrameSink<'a> + 'a>>,
+    observers: &mut [&mut dyn Observer],
+    opts: &RunOptions,
+) -> Result<RunSummary> {
+    let meta = source.meta().clone();
+    let (start, count) = opts.range.resolve(meta.frames);
+    let step = opts.range.step.max(1);
+    let chunk = opts
+        .chunk_frames
+        .unwrap_or_else(|| (4 << 20) / (meta.frame_len() * 8).max(1))
+        .clamp(1, count.max(1));
+    let progress = Progress::new(opts.progress.as_deref(), count, meta.frame_len());
+    let mut compute = Compute {
+        meta: &meta,
+        decoder: source.decoder(),
+        encoder: sink.as_ref().map(|s| s.encoder()),
+        steps,
+        allow_nonfinite: opts.allow_nonfinite,
+        range_start: start,
+        range_step: step,
+    };
+    source.skip(start)?;
+    let summary = std::thread::scope(|scope| -> Result<RunSummary> {
+        let (full_tx, full_rx) = sync_channel::<Result<RawChunk<'a>>>(1);
+        let (empty_tx, empty_rx) = channel::<Vec<u8>>();
+        let (out_tx, out_rx) = sync_channel::<(Vec<u8>, usize)>(1);
+        let (spent_tx, spent_rx) = channel::<Vec<u8>>();
+        let reader = scope.spawn(move || {
+            let mut left = count;
+            while left > 0 {
+                let buf = empty_rx.try_recv().unwrap_or_default();
+                let want = chunk.min(left);
+                let msg = read_frames(&mut *source, want, step, buf);
+                let stop = !matches!(msg, Ok(Some(_)));
+                if let Ok(Some(c)) = &msg {
+                    left -= c.frames;
+                }
+                let msg = msg.and_then(|c| c.ok_or_else(|| anyhow!("{}: fewer frames than the header says", meta_name(&*source))));
+                if full_tx.send(msg).is_err() || stop {
+                    return Ok(source);
+                }
+            }
+            // Read to the end, so that the source verifies itself (CRC, sizes).
+            if step == 1 && start + count == source.meta().frames {
+                let buf = empty_rx.try_recv().unwrap_or_default();
+                if source.read(1, buf)?.is_some() {
+                    bail!("{}: more frames than the header says", meta_name(&*source));
+                }
+            }
+            Ok(source)
+        });
+        let writer = sink.map(|mut sink| {
+            scope.spawn(move || -> Result<Box<dyn FrameSink<'a> + 'a>> {
+                for (buf, n) in out_rx {
+                    sink.write(&buf, n)?;
+                    let _ = spent_tx.send(buf);
+                }
+                Ok(sink)
+            })
+        });
+        let mut work = Work::default();
+        let mut summary = RunSummary::default();
+        let n_par = leading_parallel(compute.steps);
+        let mut result = Ok(());
+        let mut done = 0;
+        for msg in full_rx.iter() {
+            let raw = match msg {
+                Ok(raw) => raw,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let mut out = spent_rx.try_recv().unwrap_or_default();
+            let r = process_chunk(&mut compute, &raw, done, &mut work, n_par, observers, &mut out, &mut summary);
+            if let crate::formats::ChunkBytes::Owned(buf) = raw.bytes {
+                let _ = empty_tx.send(buf);
+            }
+            if let Err(e) = r {
+                result = Err(e);
+                break;
+            }
+            done += raw.frames;
+            progress.advance(raw.frames);
+            if writer.is_some() && out_tx.send((out, raw.frames)).is_err() {
+                break; // the writer failed: its error is reported below
+            }
+        }
+        drop(full_rx);
+        drop(out_tx);
+        let source = reader.join().map_err(|_| anyhow!("internal: reader thread panicked"))?;
+        let sink = writer
+            .map(|w| w.join().map_err(|_| anyhow!("internal: writer thread panicked")))
+            .transpose()?;
+        result?;
+        let mut source = source?;
+        let sink = sink.transpose()?;
+        if done != count {
+            bail!("{}: fewer frames than the header says", meta.what());
+        }
+        if let Some(sink) = sink {
+            let extras = source.extras()?;
+            sink.finish(extras)?;
+        }
+        summary.frames = done;
+        Ok(summary)
+    })?;
+    progress.finish();
+    Ok(summary)
+}
+
+fn meta_name(source: &dyn FrameSource<'_>) -> String {
+    source.meta().what()
+}
+
+/// Reads `n` frames taking every `step`-th (a chunk of consecutive frames when `step` is 1).
+fn read_frames<'a>(
+    source: &mut dyn FrameSource<'a>,
+    n: usize,
+    step: usize,
+    buf: Vec<u8>,
+) -> Result<Option<RawChunk<'a>>> {
+    if step == 1 {
+        return source.read(n, buf);
+    }
+    let mut bytes = buf;
+    bytes.clear();
+    let mut offsets = vec![0];
+    for i in 0..n {
+        if i > 0 {
+            source.skip(step - 1)?;
+        }
+        let Some(one) = source.read(1, Vec::new())? else {
+            return Ok(None);
+        };
+        bytes.extend_from_slice(one.bytes.as_slice());
+        offsets.push(bytes.len());
+    }
+    Ok(Some(RawChunk {
+        frames: n,
+        bytes: crate::formats::ChunkBytes::Owned(bytes),
+        offsets,
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process_chunk(
+    compute: &mut Compute<'_, '_>,
+    raw: &RawChunk<'_>,
+    first: usize,
+    work: &mut Work,
+    n_par: usize,
+    observers: &mut [&mut dyn Observer],
+    out: &mut Vec<u8>,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let n = raw.frames;
+    let len = compute.meta.frame_len();
+    work.coords.resize(n * len, 0.0);
+    work.facts.resize(n, FrameFacts::default());
+    work.info.resize(n, FrameInfo::default());
+    work.nonfinite.resize(n, false);
+    compute.decode_phase(raw, first, work, n_par)?;
+    compute.later_steps(work, n_par);
+    for (i, (fact, bad)) in work.facts.iter().zip(&work.nonfinite).enumerate() {
+        let index = compute.source_index(first + i);
+        if *bad {
+            summary.nonfinite.add(index);
+        }
+        if fact.degenerate {
+            summary.degenerate.add(index);
+        }
+        if fact.off_center {
+            summary.off_center.add(index);
+        }
+    }
+    if !observers.is_empty() {
+        let view = ChunkView {
+            first,
+            frames: n,
+            frame_len: len,
+            coords: &work.coords,
+            facts: &work.facts,
+            info: &work.info,
+            range_start: compute.range_start,
+            range_step: compute.range_step,
+        };
+        for o in observers.iter_mut() {
+            o.chunk(&view)?;
+        }
+    }
+    compute
+        .encode_phase(work, first, out)
+        .map_err(|e| anyhow!("{}: {e}", compute.meta.what()))
+}

@@ -1,0 +1,221 @@
+//! Trajectory formats behind two small traits: a [`FrameSource`] frames stored bytes (I/O
+//! only), a [`FrameDecoder`] turns one frame's bytes into `f64` coordinates, a [`FrameEncoder`]
+//! turns them back, and a [`FrameSink`] writes encoded frames in order.
+//!
+//! The engine's reader thread calls [`FrameSource::read`]; rayon tasks call `decode`, the
+//! stages and `encode_*` on each frame in parallel; the writer thread calls
+//! [`FrameSink::write`]. So decoders and encoders are pure functions of one frame. A new format
+//! is one source and one sink; nothing else changes.
+//!
+//! Units inside the engine: whatever the file holds for `.npz`/`.npy`; Å and ps for MD formats.
+//! Coordinates are `f64`, N × D row-major. Nothing here may panic on any input: every size read
+//! from a file is checked against the bytes actually there before anything is allocated.
+
+pub mod memory;
+pub mod npy;
+pub mod npz;
+pub(crate) mod npz_sink;
+pub(crate) mod zipread;
+
+use anyhow::Result;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Element width of stored coordinates (the output keeps the input's width where it can).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    /// 4-byte floats.
+    F32,
+    /// 8-byte floats.
+    F64,
+}
+
+/// What the engine knows of a trajectory before reading frames.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrajMeta {
+    /// The input as named in messages (a path, or `<stdin>`).
+    pub source: String,
+    /// The array's name in messages: the npz member key, or the format name.
+    pub key: String,
+    /// Number of frames (≥ 1), known at open.
+    pub frames: usize,
+    /// Points per frame (≥ 1).
+    pub points: usize,
+    /// Coordinates per point (≥ 2).
+    pub dims: usize,
+    /// Stored element width.
+    pub width: Width,
+    /// Stored most significant byte first (a `>f4`/`>f8` array; false for MD formats).
+    pub big_endian: bool,
+}
+
+impl TrajMeta {
+    /// Numbers per frame (points × dims).
+    pub fn frame_len(&self) -> usize {
+        self.points * self.dims
+    }
+
+    /// `source: array 'key'`, the prefix of messages about this trajectory.
+    pub fn what(&self) -> String {
+        format!("{}: array '{}'", self.source, self.key)
+    }
+}
+
+/// Per-frame data besides coordinates, carried from source to sink.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FrameInfo {
+    /// Simulation time in ps.
+    pub time: Option<f64>,
+    /// Integration step number.
+    pub step: Option<i64>,
+    /// Unit cell in Å, rows = box vectors a, b, c.
+    pub cell: Option<[[f64; 3]; 3]>,
+    /// XTC compression precision as stored (1000.0 = 0.001 nm).
+    pub precision: Option<f32>,
+}
+
+/// Owned bytes (read from a file) or bytes borrowed from memory (in-memory arrays).
+pub enum ChunkBytes<'a> {
+    /// Read into a buffer the engine recycles.
+    Owned(Vec<u8>),
+    /// A slice of an array in memory.
+    Borrowed(&'a [u8]),
+}
+
+impl ChunkBytes<'_> {
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Owned(v) => v,
+            ChunkBytes::Borrowed(s) => s,
+        }
+    }
+}
+
+/// The stored bytes of consecutive frames, as read (not decoded).
+pub struct RawChunk<'a> {
+    /// Number of frames.
+    pub frames: usize,
+    /// The bytes.
+    pub bytes: ChunkBytes<'a>,
+    /// Start of each frame in `bytes` plus the end (`frames + 1` entries); empty when every
+    /// frame is [`FrameDecoder::frame_bytes`] long.
+    pub offsets: Vec<usize>,
+}
+
+impl RawChunk<'_> {
+    /// The stored bytes of frame `i` of the chunk.
+    pub fn frame(&self, i: usize, fixed: Option<usize>) -> &[u8] {
+        let bytes = self.bytes.as_slice();
+        match fixed {
+            Some(n) if self.offsets.is_empty() => &bytes[i * n..(i + 1) * n],
+            _ => &bytes[self.offsets[i]..self.offsets[i + 1]],
+        }
+    }
+}
+
+/// Turns one frame's stored bytes into coordinates. Called in parallel.
+pub trait FrameDecoder: Send + Sync {
+    /// Stored bytes per frame when every frame has the same size, else `None`.
+    fn frame_bytes(&self) -> Option<usize>;
+    /// Decodes one frame into `coords` (points × dims) and `info`. Errors are one short line
+    /// without the file name or frame index (the engine adds them).
+    fn decode(
+        &self,
+        stored: &[u8],
+        coords: &mut [f64],
+        info: &mut FrameInfo,
+    ) -> Result<(), String>;
+}
+
+/// Reads a trajectory frame by frame. Owned by the engine's reader thread.
+pub trait FrameSource<'a>: Send {
+    /// Shape, width and names, known at open.
+    fn meta(&self) -> &TrajMeta;
+    /// The per-frame decoder (shared with the compute threads).
+    fn decoder(&self) -> Arc<dyn FrameDecoder + 'a>;
+    /// Reads the stored bytes of up to `max` (≥ 1) next frames, reusing `buf`'s allocation;
+    /// `Ok(None)` after the last frame, once the source's integrity checks passed.
+    fn read(&mut self, max: usize, buf: Vec<u8>) -> Result<Option<RawChunk<'a>>>;
+    /// Skips the next `n` frames without decoding them.
+    fn skip(&mut self, n: usize) -> Result<()>;
+    /// Other content the sink may carry over (the other members of an npz), taken once after
+    /// the last frame was read.
+    fn extras(&mut self) -> Result<Vec<npz::ExtraMember>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Turns one frame's coordinates into stored bytes. Called in parallel.
+pub trait FrameEncoder: Send + Sync {
+    /// Bytes per frame when fixed (then [`encode_into`](Self::encode_into) is used), else
+    /// `None` ([`encode_append`](Self::encode_append)).
+    fn frame_bytes(&self) -> Option<usize>;
+    /// Fixed-size formats: writes exactly `frame_bytes()` bytes into `out`. `frame` is the
+    /// frame's index in the output.
+    fn encode_into(
+        &self,
+        frame: usize,
+        coords: &[f64],
+        info: &FrameInfo,
+        out: &mut [u8],
+    ) -> Result<(), String>;
+    /// Variable-size formats: appends the frame's bytes to `out`.
+    fn encode_append(
+        &self,
+        frame: usize,
+        coords: &[f64],
+        info: &FrameInfo,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let n = self
+            .frame_bytes()
+            .ok_or_else(|| "internal: encoder has neither a fixed size nor encode_append".to_string())?;
+        let start = out.len();
+        out.resize(start + n, 0);
+        self.encode_into(frame, coords, info, &mut out[start..])
+    }
+}
+
+/// Writes a trajectory. Owned by the engine's writer thread.
+pub trait FrameSink<'a>: Send {
+    /// The per-frame encoder (shared with the compute threads).
+    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a>;
+    /// Writes the encoded bytes of `frames` consecutive frames, in order.
+    fn write(&mut self, encoded: &[u8], frames: usize) -> Result<()>;
+    /// Completes the output: copies `extras` where the format carries them, writes trailers
+    /// and commits the file (atomically, for a file target).
+    fn finish(self: Box<Self>, extras: Vec<npz::ExtraMember>) -> Result<()>;
+}
+
+/// The file formats, chosen by extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A NumPy zip archive of `.npy` members.
+    Npz,
+    /// A bare NumPy array.
+    Npy,
+}
+
+impl Format {
+    /// The format of `path` by its extension, if it names one.
+    pub fn of_path(path: &Path) -> Option<Format> {
+        match path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("npz") => Some(Format::Npz),
+            Some("npy") => Some(Format::Npy),
+            _ => None,
+        }
+    }
+
+    /// The usual extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Npz => "npz",
+            Format::Npy => "npy",
+        }
+    }
+}
