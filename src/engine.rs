@@ -186,7 +186,13 @@ impl Compute<'_, '_> {
     }
 
     /// Decodes, checks and runs the leading parallel steps on every frame of `raw`.
-    fn decode_phase(&self, raw: &RawChunk<'_>, first: usize, work: &mut Work, n_par: usize) -> Result<()> {
+    fn decode_phase(
+        &self,
+        raw: &RawChunk<'_>,
+        first: usize,
+        work: &mut Work,
+        n_par: usize,
+    ) -> Result<()> {
         let len = self.meta.frame_len();
         let dims = self.meta.dims;
         let fixed = self.decoder.frame_bytes();
@@ -228,7 +234,11 @@ impl Compute<'_, '_> {
                 }
             });
         match errors.take() {
-            Some((i, e)) => bail!("{}: frame {}: {e}", self.meta.what(), self.source_index(first + i)),
+            Some((i, e)) => bail!(
+                "{}: frame {}: {e}",
+                self.meta.what(),
+                self.source_index(first + i)
+            ),
             None => Ok(()),
         }
     }
@@ -240,7 +250,12 @@ impl Compute<'_, '_> {
         for step in self.steps[n_par..].iter_mut() {
             match step {
                 Step::Ordered(stage) => {
-                    for ((coords, fact), bad) in work.coords.chunks_exact_mut(len).zip(work.facts.iter_mut()).zip(&work.nonfinite) {
+                    for ((coords, fact), bad) in work
+                        .coords
+                        .chunks_exact_mut(len)
+                        .zip(work.facts.iter_mut())
+                        .zip(&work.nonfinite)
+                    {
                         if !bad {
                             fact.merge(stage.apply(coords));
                         }
@@ -264,7 +279,9 @@ impl Compute<'_, '_> {
 
     /// Encodes the chunk's frames into `out` (in parallel), numbering them from `first`.
     fn encode_phase(&self, work: &mut Work, first: usize, out: &mut Vec<u8>) -> Result<()> {
-        let Some(encoder) = &self.encoder else { return Ok(()) };
+        let Some(encoder) = &self.encoder else {
+            return Ok(());
+        };
         let len = self.meta.frame_len();
         let n = work.facts.len();
         let errors = FirstError::new();
@@ -280,7 +297,9 @@ impl Compute<'_, '_> {
                     .for_each(|(i, (((dst, coords), info), bad))| {
                         // Frames passed through with NaN/Inf keep them; only finite input
                         // that would not fit the output dtype is an error.
-                        if let (Err(e), false) = (encoder.encode_into(first + i, coords, info, dst), bad) {
+                        if let (Err(e), false) =
+                            (encoder.encode_into(first + i, coords, info, dst), bad)
+                        {
                             errors.set(i, e);
                         }
                     });
@@ -295,7 +314,9 @@ impl Compute<'_, '_> {
                     .enumerate()
                     .for_each(|(i, (((dst, coords), info), bad))| {
                         dst.clear();
-                        if let (Err(e), false) = (encoder.encode_append(first + i, coords, info, dst), bad) {
+                        if let (Err(e), false) =
+                            (encoder.encode_append(first + i, coords, info, dst), bad)
+                        {
                             errors.set(i, e);
                         }
                     });
@@ -314,7 +335,10 @@ impl Compute<'_, '_> {
 
 /// Number of leading parallel steps.
 fn leading_parallel(steps: &[Step]) -> usize {
-    steps.iter().take_while(|s| matches!(s, Step::Parallel(_))).count()
+    steps
+        .iter()
+        .take_while(|s| matches!(s, Step::Parallel(_)))
+        .count()
 }
 
 /// Runs `steps` over the frames of `source` selected by `opts.range`, writing to `sink` (if
@@ -360,7 +384,11 @@ pub fn run<'a>(
                 if let Ok(Some(c)) = &msg {
                     left -= c.frames;
                 }
-                let msg = msg.and_then(|c| c.ok_or_else(|| anyhow!("{}: fewer frames than the header says", meta_name(&*source))));
+                let msg = msg.and_then(|c| {
+                    c.ok_or_else(|| {
+                        anyhow!("{}: fewer frames than the header says", meta_name(&*source))
+                    })
+                });
                 if full_tx.send(msg).is_err() || stop {
                     return Ok(source);
                 }
@@ -397,7 +425,16 @@ pub fn run<'a>(
                 }
             };
             let mut out = spent_rx.try_recv().unwrap_or_default();
-            let r = process_chunk(&mut compute, &raw, done, &mut work, n_par, observers, &mut out, &mut summary);
+            let r = process_chunk(
+                &mut compute,
+                &raw,
+                done,
+                &mut work,
+                n_par,
+                observers,
+                &mut out,
+                &mut summary,
+            );
             if let crate::formats::ChunkBytes::Owned(buf) = raw.bytes {
                 let _ = empty_tx.send(buf);
             }
@@ -413,9 +450,14 @@ pub fn run<'a>(
         }
         drop(full_rx);
         drop(out_tx);
-        let source = reader.join().map_err(|_| anyhow!("internal: reader thread panicked"))?;
+        let source = reader
+            .join()
+            .map_err(|_| anyhow!("internal: reader thread panicked"))?;
         let sink = writer
-            .map(|w| w.join().map_err(|_| anyhow!("internal: writer thread panicked")))
+            .map(|w| {
+                w.join()
+                    .map_err(|_| anyhow!("internal: writer thread panicked"))
+            })
             .transpose()?;
         result?;
         let mut source = source?;

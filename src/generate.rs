@@ -58,7 +58,10 @@ pub fn generate(req: &GenerateRequest) -> Result<()> {
         bail!("generate: need frames ≥ 1, points ≥ 2 and dims ≥ 2");
     }
     if req.kind == Kind::Chain2d && req.dims != 2 {
-        bail!("generate: chain2d is 2-D (use blob3d for --dims {})", req.dims);
+        bail!(
+            "generate: chain2d is 2-D (use blob3d for --dims {})",
+            req.dims
+        );
     }
     let meta = TrajMeta {
         source: "generate".into(),
@@ -77,13 +80,23 @@ pub fn generate(req: &GenerateRequest) -> Result<()> {
         [req.frames, req.points, req.dims],
     )?;
     let source = Generator {
-        codec: Arc::new(NpyCodec { dtype: req.dtype, frame_len: meta.frame_len(), dims: req.dims }),
+        codec: Arc::new(NpyCodec {
+            dtype: req.dtype,
+            frame_len: meta.frame_len(),
+            dims: req.dims,
+        }),
         walker: Walker::new(req),
         meta,
         made: 0,
         values: Vec::new(),
     };
-    engine::run(Box::new(source), &mut [], Some(sink), &mut [], &RunOptions::default())?;
+    engine::run(
+        Box::new(source),
+        &mut [],
+        Some(sink),
+        &mut [],
+        &RunOptions::default(),
+    )?;
     Ok(())
 }
 
@@ -114,12 +127,19 @@ impl FrameSource<'static> for Generator {
         buf.resize(n * len * size, 0);
         self.values.resize(len, 0.0);
         for frame in buf.chunks_exact_mut(len * size) {
-            let mut view = ndarray::ArrayViewMut2::from_shape((self.meta.points, self.meta.dims), &mut self.values[..])?;
+            let mut view = ndarray::ArrayViewMut2::from_shape(
+                (self.meta.points, self.meta.dims),
+                &mut self.values[..],
+            )?;
             self.walker.next_frame(view.view_mut());
             self.codec.dtype.encode(&self.values, frame);
         }
         self.made += n;
-        Ok(Some(RawChunk { frames: n, bytes: ChunkBytes::Owned(buf), offsets: Vec::new() }))
+        Ok(Some(RawChunk {
+            frames: n,
+            bytes: ChunkBytes::Owned(buf),
+            offsets: Vec::new(),
+        }))
     }
 
     fn skip(&mut self, n: usize) -> Result<()> {
@@ -136,14 +156,20 @@ impl FrameSource<'static> for Generator {
             return Ok(Vec::new());
         }
         let points = self.meta.points;
-        let masses: Vec<f64> = (0..points).map(|i| [12.011, 14.007, 12.011, 15.999, 1.008][i % 5]).collect();
+        let masses: Vec<f64> = (0..points)
+            .map(|i| [12.011, 14.007, 12.011, 15.999, 1.008][i % 5])
+            .collect();
         let mut bytes = encode_header(Dtype::F64, &[points]);
         let start = bytes.len();
         bytes.resize(start + points * 8, 0);
         Dtype::F64.encode(&masses, &mut bytes[start..]);
         let mut data = tempfile::SpooledTempFile::new(1 << 20);
         data.write_all(&bytes)?;
-        Ok(vec![ExtraMember { name: "masses.npy".into(), deflated: false, data }])
+        Ok(vec![ExtraMember {
+            name: "masses.npy".into(),
+            deflated: false,
+            data,
+        }])
     }
 }
 

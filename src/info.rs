@@ -31,7 +31,9 @@ impl Observer for Drift {
         for i in 0..view.frames {
             let frame = view.frame(i);
             let n = (frame.len() / d) as f64;
-            let c: Vec<f64> = (0..d).map(|k| frame.iter().skip(k).step_by(d).sum::<f64>() / n).collect();
+            let c: Vec<f64> = (0..d)
+                .map(|k| frame.iter().skip(k).step_by(d).sum::<f64>() / n)
+                .collect();
             self.mean_rg += crate::report::radius_of_gyration(frame, d);
             if self.frames == 0 {
                 self.first = c.clone();
@@ -50,7 +52,11 @@ impl Observer for Drift {
 }
 
 fn dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt()
 }
 
 fn vec_str(v: &[f64]) -> String {
@@ -64,7 +70,12 @@ pub fn info_text(location: &InputLocation, key: Option<&str>) -> Result<String> 
     let mut out = String::new();
     if let Some(file) = input.file() {
         let kind = if file.is_zip { "npz" } else { "npy" };
-        writeln!(out, "input    {} ({kind}, {} member(s))", input.name, file.members.len())?;
+        writeln!(
+            out,
+            "input    {} ({kind}, {} member(s))",
+            input.name,
+            file.members.len()
+        )?;
         for m in &file.members {
             match &m.header {
                 Ok(h) => writeln!(
@@ -73,10 +84,23 @@ pub fn info_text(location: &InputLocation, key: Option<&str>) -> Result<String> 
                     escape(&m.key),
                     h.shape_str(),
                     escape(&h.descr),
-                    if m.entry.as_ref().is_some_and(|e| e.deflated) { "deflated" } else { "stored" },
-                    if h.fortran_order { ", Fortran order" } else { "" }
+                    if m.entry.as_ref().is_some_and(|e| e.deflated) {
+                        "deflated"
+                    } else {
+                        "stored"
+                    },
+                    if h.fortran_order {
+                        ", Fortran order"
+                    } else {
+                        ""
+                    }
                 )?,
-                Err(e) => writeln!(out, "member   {:<12} (not an .npy array: {})", escape(&m.key), escape(e))?,
+                Err(e) => writeln!(
+                    out,
+                    "member   {:<12} (not an .npy array: {})",
+                    escape(&m.key),
+                    escape(e)
+                )?,
             }
         }
     }
@@ -86,10 +110,19 @@ pub fn info_text(location: &InputLocation, key: Option<&str>) -> Result<String> 
     writeln!(out, "frames   {}", meta.frames)?;
     writeln!(out, "points   {}", meta.points)?;
     writeln!(out, "dims     {}", meta.dims)?;
-    let dtype = crate::formats::npy::Dtype { width: meta.width, big_endian: meta.big_endian };
+    let dtype = crate::formats::npy::Dtype {
+        width: meta.width,
+        big_endian: meta.big_endian,
+    };
     writeln!(out, "dtype    {} ({})", dtype.name(), dtype.descr())?;
-    let mut drift = Drift { dims: meta.dims, ..Default::default() };
-    let run = RunOptions { allow_nonfinite: true, ..Default::default() };
+    let mut drift = Drift {
+        dims: meta.dims,
+        ..Default::default()
+    };
+    let run = RunOptions {
+        allow_nonfinite: true,
+        ..Default::default()
+    };
     engine::run(source, &mut [], None, &mut [&mut drift], &run)?;
     writeln!(
         out,
@@ -100,6 +133,10 @@ pub fn info_text(location: &InputLocation, key: Option<&str>) -> Result<String> 
         drift.max_from_first.1,
         drift.path_length
     )?;
-    writeln!(out, "mean Rg  {:.4}", drift.mean_rg / drift.frames.max(1) as f64)?;
+    writeln!(
+        out,
+        "mean Rg  {:.4}",
+        drift.mean_rg / drift.frames.max(1) as f64
+    )?;
     Ok(out)
 }

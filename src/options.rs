@@ -96,7 +96,10 @@ impl fmt::Display for RotateSpec {
 }
 
 fn join(list: &[usize]) -> String {
-    list.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+    list.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Parses `A,B[,C…]` point indices.
@@ -245,7 +248,10 @@ impl FromStr for PointSet {
                     return Ok(None);
                 }
                 s.parse::<usize>().map(Some).map_err(|_| {
-                    format!("'{quoted}': '{}' is not a point index", crate::text::escape(s))
+                    format!(
+                        "'{quoted}': '{}' is not a point index",
+                        crate::text::escape(s)
+                    )
                 })
             };
             items.push(match part.split_once(':') {
@@ -319,17 +325,28 @@ impl FromStr for FrameRange {
             if t.is_empty() {
                 return Ok(None);
             }
-            t.parse::<usize>()
-                .map(Some)
-                .map_err(|_| format!("'{quoted}': '{}' is not a frame number (START:STOP[:STEP], from 0)", crate::text::escape(t)))
+            t.parse::<usize>().map(Some).map_err(|_| {
+                format!(
+                    "'{quoted}': '{}' is not a frame number (START:STOP[:STEP], from 0)",
+                    crate::text::escape(t)
+                )
+            })
         };
         let parts: Vec<&str> = s.split(':').collect();
         let range = match parts.as_slice() {
             [k] => {
                 let k = num(k)?.ok_or_else(|| format!("'{quoted}': empty frame range"))?;
-                FrameRange { start: k, stop: Some(k + 1), step: 1 }
+                FrameRange {
+                    start: k,
+                    stop: Some(k + 1),
+                    step: 1,
+                }
             }
-            [a, b] => FrameRange { start: num(a)?.unwrap_or(0), stop: num(b)?, step: 1 },
+            [a, b] => FrameRange {
+                start: num(a)?.unwrap_or(0),
+                stop: num(b)?,
+                step: 1,
+            },
             [a, b, c] => FrameRange {
                 start: num(a)?.unwrap_or(0),
                 stop: num(b)?,
@@ -353,10 +370,19 @@ mod tests {
 
     #[test]
     fn pipeline_names_round_trip() {
-        for name in ["com+principal", "point0+point-vector", "com+kabsch", "none+none", "point3+point-vector:3,1,2"] {
+        for name in [
+            "com+principal",
+            "point0+point-vector",
+            "com+kabsch",
+            "none+none",
+            "point3+point-vector:3,1,2",
+        ] {
             assert_eq!(name.parse::<PipelineSpec>().unwrap().to_string(), name);
         }
-        assert_eq!("com".parse::<PipelineSpec>().unwrap().rotate, RotateSpec::None);
+        assert_eq!(
+            "com".parse::<PipelineSpec>().unwrap().rotate,
+            RotateSpec::None
+        );
         assert!("com+spin".parse::<PipelineSpec>().is_err());
         assert!("point-vector:0,x".parse::<RotateSpec>().is_err());
         assert!("pointx".parse::<CenterSpec>().is_err());
@@ -366,10 +392,18 @@ mod tests {
     fn point_sets_parse_like_python_slices() {
         let s: PointSet = "0:3,5,7:".parse().unwrap();
         assert_eq!(s.resolve(9).unwrap(), vec![0, 1, 2, 5, 7, 8]);
-        assert_eq!(":2,1".parse::<PointSet>().unwrap().resolve(4).unwrap(), vec![0, 1]);
+        assert_eq!(
+            ":2,1".parse::<PointSet>().unwrap().resolve(4).unwrap(),
+            vec![0, 1]
+        );
         assert!("3:3".parse::<PointSet>().is_err());
         assert!("a".parse::<PointSet>().is_err());
-        assert!("9".parse::<PointSet>().unwrap().resolve(5).unwrap_err().contains("out of range"));
+        assert!("9"
+            .parse::<PointSet>()
+            .unwrap()
+            .resolve(5)
+            .unwrap_err()
+            .contains("out of range"));
         assert!("0:6".parse::<PointSet>().unwrap().resolve(5).is_err());
     }
 
@@ -379,10 +413,21 @@ mod tests {
         assert_eq!("average".parse::<RefSpec>().unwrap(), RefSpec::Average);
         assert_eq!(
             "r.npz#pos@4".parse::<RefSpec>().unwrap(),
-            RefSpec::File { path: "r.npz".into(), key: Some("pos".into()), frame: 4 }
+            RefSpec::File {
+                path: "r.npz".into(),
+                key: Some("pos".into()),
+                frame: 4
+            }
         );
         assert!("-1".parse::<RefSpec>().is_err());
-        assert_eq!("10:20:2".parse::<FrameRange>().unwrap(), FrameRange { start: 10, stop: Some(20), step: 2 });
+        assert_eq!(
+            "10:20:2".parse::<FrameRange>().unwrap(),
+            FrameRange {
+                start: 10,
+                stop: Some(20),
+                step: 2
+            }
+        );
         assert_eq!("5".parse::<FrameRange>().unwrap().resolve(100), (5, 1));
         assert_eq!("::3".parse::<FrameRange>().unwrap().resolve(10), (0, 4));
         assert!("1:2:0".parse::<FrameRange>().is_err());

@@ -4,14 +4,16 @@
 //! loaded here and handed in.
 
 use crate::engine::{self, ChunkView, FrameRange, Observer, RunOptions};
+use crate::formats::npy::Dtype;
 use crate::formats::npz::NpzFile;
 use crate::formats::npz_sink::{NpySink, NpzSink};
-use crate::formats::npy::Dtype;
 use crate::formats::{ChunkBytes, Format, FrameSink, FrameSource, RawChunk, TrajMeta};
 use crate::io::output::{Output, OutputTarget};
 use crate::io::{InputLocation, RawInput, Spool};
 use crate::options::{CenterSpec, PipelineSpec, PointSet, RefSpec, RotateSpec, SignRule};
-use crate::stages::{self, CenterKind, Fit, FrameFacts, Reference, RotateKind, Stage, StagePlan, Step};
+use crate::stages::{
+    self, CenterKind, Fit, FrameFacts, Reference, RotateKind, Stage, StagePlan, Step,
+};
 use crate::text::quote;
 use anyhow::{anyhow, bail, Result};
 use std::io::Read;
@@ -71,12 +73,25 @@ pub struct Input {
 impl Input {
     /// Opens `location`. A stream is copied to a temporary file in `spool_dir` first when
     /// `reread` (it must be read more than once), with a note unless `quiet`.
-    pub fn open(location: &InputLocation, reread: bool, spool_dir: &Path, quiet: bool) -> Result<Input> {
+    pub fn open(
+        location: &InputLocation,
+        reread: bool,
+        spool_dir: &Path,
+        quiet: bool,
+    ) -> Result<Input> {
         let name = location.to_string();
         match location.open()? {
-            RawInput::File(_) => {
-                let path = location.path().ok_or_else(|| anyhow!("internal: file without path"))?;
-                Ok(Input { file: Some(NpzFile::open(path, &name)?), name, location: location.clone(), stream: None, _spool: None })
+            RawInput::File => {
+                let path = location
+                    .path()
+                    .ok_or_else(|| anyhow!("internal: file without path"))?;
+                Ok(Input {
+                    file: Some(NpzFile::open(path, &name)?),
+                    name,
+                    location: location.clone(),
+                    stream: None,
+                    _spool: None,
+                })
             }
             RawInput::Stream(mut s) if reread => {
                 if !quiet {
@@ -84,9 +99,21 @@ impl Input {
                 }
                 let spool = Spool::new(&mut s, spool_dir, &name)?;
                 let file = NpzFile::open(spool.path(), &name)?;
-                Ok(Input { file: Some(file), name, location: location.clone(), stream: None, _spool: Some(spool) })
+                Ok(Input {
+                    file: Some(file),
+                    name,
+                    location: location.clone(),
+                    stream: None,
+                    _spool: Some(spool),
+                })
             }
-            RawInput::Stream(s) => Ok(Input { name, location: location.clone(), file: None, stream: Some(s), _spool: None }),
+            RawInput::Stream(s) => Ok(Input {
+                name,
+                location: location.clone(),
+                file: None,
+                stream: Some(s),
+                _spool: None,
+            }),
         }
     }
 
@@ -110,7 +137,10 @@ impl Input {
         if let Some(file) = &self.file {
             return file.source(file.choose(key)?);
         }
-        let stream = self.stream.take().ok_or_else(|| anyhow!("{}: the input stream was already read", self.name))?;
+        let stream = self
+            .stream
+            .take()
+            .ok_or_else(|| anyhow!("{}: the input stream was already read", self.name))?;
         crate::formats::npz::open_stream(stream, &self.name, key)
     }
 
@@ -131,17 +161,37 @@ pub fn load_masses(src: &str, input: &Input, points: usize) -> Result<Vec<f64>> 
     let expected = format!("({points},): one weight for each of the {points} points");
     let (what, values) = if let Some(m) = input.file().and_then(|f| f.member(src)) {
         let file = input.file().ok_or_else(|| anyhow!("internal"))?;
-        (format!("{}: masses {}", input.name, quote(src)), file.read_array(m, &one_d, &expected, "masses")?.1)
+        (
+            format!("{}: masses {}", input.name, quote(src)),
+            file.read_array(m, &one_d, &expected, "masses")?.1,
+        )
     } else if Path::new(src).is_file() {
         let file = NpzFile::open(Path::new(src), &crate::text::escape(src))?;
-        let m = file.choose(None).or_else(|_| file.members.first().ok_or_else(|| anyhow!("{}: no array", file.name)))?;
-        (format!("{}: masses", file.name), file.read_array(m, &one_d, &expected, "masses")?.1)
+        let m = file.choose(None).or_else(|_| {
+            file.members
+                .first()
+                .ok_or_else(|| anyhow!("{}: no array", file.name))
+        })?;
+        (
+            format!("{}: masses", file.name),
+            file.read_array(m, &one_d, &expected, "masses")?.1,
+        )
     } else {
-        let members = input.file().map(|f| f.summary()).unwrap_or_else(|| "none".into());
-        bail!("masses {}: neither a member of {} (members: {members}) nor a .npy file", quote(src), input.name);
+        let members = input
+            .file()
+            .map(|f| f.summary())
+            .unwrap_or_else(|| "none".into());
+        bail!(
+            "masses {}: neither a member of {} (members: {members}) nor a .npy file",
+            quote(src),
+            input.name
+        );
     };
     if let Some(i) = values.iter().position(|m| !m.is_finite() || *m < 0.0) {
-        bail!("{what}: mass of point {i} is {} (masses must be finite and ≥ 0)", values[i]);
+        bail!(
+            "{what}: mass of point {i} is {} (masses must be finite and ≥ 0)",
+            values[i]
+        );
     }
     if values.iter().all(|&m| m == 0.0) {
         bail!("{what}: every mass is zero");
@@ -151,13 +201,18 @@ pub fn load_masses(src: &str, input: &Input, points: usize) -> Result<Vec<f64>> 
 
 /// The fit set from the options: masses and `--fit-points`.
 pub fn load_fit(opts: &StageOptions, input: &Input, points: usize) -> Result<Fit> {
-    let masses = opts.masses.as_deref().map(|m| load_masses(m, input, points)).transpose()?;
+    let masses = opts
+        .masses
+        .as_deref()
+        .map(|m| load_masses(m, input, points))
+        .transpose()?;
     let indices = opts
         .fit_points
         .as_ref()
         .map(|s| s.resolve(points).map_err(|e| anyhow!("fit points {e}")))
         .transpose()?;
-    Fit::new(points, masses.as_deref(), indices.as_deref()).map_err(|e| anyhow!("{}: {e}", input.name))
+    Fit::new(points, masses.as_deref(), indices.as_deref())
+        .map_err(|e| anyhow!("{}: {e}", input.name))
 }
 
 /// The stage kinds of a pipeline (the Kabsch reference filled in later).
@@ -218,19 +273,38 @@ impl<'i> PipelineContext<'i> {
         let center = center_kind(&spec.center);
         if let CenterKind::Point(k) = center {
             if k >= points {
-                bail!("{}: centering point {k} is out of range (frames have {points} points)", self.meta.what());
+                bail!(
+                    "{}: centering point {k} is out of range (frames have {points} points)",
+                    self.meta.what()
+                );
             }
         }
         let (rotate, reference) = match &spec.rotate {
             RotateSpec::None => (RotateKind::None, None),
             RotateSpec::Principal => (RotateKind::Principal(self.options.sign), None),
-            RotateSpec::PointVector(p) => (RotateKind::PointVector(p.clone().unwrap_or_else(|| (0..dims).collect())), None),
+            RotateSpec::PointVector(p) => (
+                RotateKind::PointVector(p.clone().unwrap_or_else(|| (0..dims).collect())),
+                None,
+            ),
             RotateSpec::Kabsch => {
                 let reference = Arc::new(self.reference(&center)?);
-                (RotateKind::Kabsch { reference: reference.clone(), to_ref_center: self.options.to_ref_center }, Some(reference))
+                (
+                    RotateKind::Kabsch {
+                        reference: reference.clone(),
+                        to_ref_center: self.options.to_ref_center,
+                    },
+                    Some(reference),
+                )
             }
         };
-        let plan = StagePlan { center, rotate, fit: self.fit.clone(), points, dims, check_centred: self.check_centred };
+        let plan = StagePlan {
+            center,
+            rotate,
+            fit: self.fit.clone(),
+            points,
+            dims,
+            check_centred: self.check_centred,
+        };
         let steps = stages::build_steps(plan).map_err(|e| anyhow!("{}: {e}", self.meta.what()))?;
         Ok((steps, reference))
     }
@@ -241,11 +315,25 @@ impl<'i> PipelineContext<'i> {
         match self.options.reference.clone() {
             RefSpec::Frame(k) => {
                 let raw = self.input_frame(k)?;
-                Ok(stages::center_reference(raw, dims, center, &self.fit, false, format!("frame {k} of {}", self.input.name)))
+                Ok(stages::center_reference(
+                    raw,
+                    dims,
+                    center,
+                    &self.fit,
+                    false,
+                    format!("frame {k} of {}", self.input.name),
+                ))
             }
             RefSpec::File { path, key, frame } => {
                 let (raw, description) = reference_file(&path, key.as_deref(), frame, &self.meta)?;
-                Ok(stages::center_reference(raw, dims, center, &self.fit, true, description))
+                Ok(stages::center_reference(
+                    raw,
+                    dims,
+                    center,
+                    &self.fit,
+                    true,
+                    description,
+                ))
             }
             RefSpec::Average => self.average(center),
         }
@@ -263,12 +351,18 @@ impl<'i> PipelineContext<'i> {
     fn raw_input_frame(&mut self, k: usize) -> Result<Vec<f64>> {
         let meta = &self.meta;
         if k >= meta.frames {
-            bail!("{}: reference frame {k} is out of range ({} frames)", meta.what(), meta.frames);
+            bail!(
+                "{}: reference frame {k} is out of range ({} frames)",
+                meta.what(),
+                meta.frames
+            );
         }
         if self.input.rereadable() {
             let mut source = self.input.source(self.input_options.key.as_deref())?;
             source.skip(k)?;
-            let raw = source.read(1, Vec::new())?.ok_or_else(|| anyhow!("{}: frame {k} is missing", meta.what()))?;
+            let raw = source
+                .read(1, Vec::new())?
+                .ok_or_else(|| anyhow!("{}: frame {k} is missing", meta.what()))?;
             return decode_one(&*source, &raw, 0, k);
         }
         // A stream: read frames 0..=k ahead and replay them to the main pass.
@@ -276,14 +370,28 @@ impl<'i> PipelineContext<'i> {
         if (k + 1).saturating_mul(frame_bytes) > PEEK_LIMIT {
             bail!("{}: reference frame {k} is too far into a piped input to hold in memory; give the file instead, or --ref FILE", meta.what());
         }
-        let mut source = self.pending.take().ok_or_else(|| anyhow!("internal: no pending source"))?;
-        let raw = source.read(k + 1, Vec::new())?.ok_or_else(|| anyhow!("{}: no frames", meta.what()))?;
+        let mut source = self
+            .pending
+            .take()
+            .ok_or_else(|| anyhow!("internal: no pending source"))?;
+        let raw = source
+            .read(k + 1, Vec::new())?
+            .ok_or_else(|| anyhow!("{}: no frames", meta.what()))?;
         if raw.frames != k + 1 {
             bail!("{}: frame {k} is missing", meta.what());
         }
         let frame = decode_one(&*source, &raw, k, k)?;
-        let ChunkBytes::Owned(bytes) = raw.bytes else { bail!("internal: borrowed peek") };
-        self.pending = Some(Box::new(Replay { peeked: Peeked { source, bytes, frames: k + 1 }, served: 0 }));
+        let ChunkBytes::Owned(bytes) = raw.bytes else {
+            bail!("internal: borrowed peek")
+        };
+        self.pending = Some(Box::new(Replay {
+            peeked: Peeked {
+                source,
+                bytes,
+                frames: k + 1,
+            },
+            served: 0,
+        }));
         Ok(frame)
     }
 
@@ -294,7 +402,8 @@ impl<'i> PipelineContext<'i> {
         }
         let dims = self.meta.dims;
         let first = self.input_frame(self.input_options.frames.start.min(self.meta.frames - 1))?;
-        let mut reference = stages::center_reference(first, dims, center, &self.fit, false, String::new());
+        let mut reference =
+            stages::center_reference(first, dims, center, &self.fit, false, String::new());
         let run = RunOptions {
             chunk_frames: self.input_options.chunk_frames,
             allow_nonfinite: self.input_options.allow_nonfinite,
@@ -305,13 +414,17 @@ impl<'i> PipelineContext<'i> {
             let current = Arc::new(reference.clone());
             let plan = StagePlan {
                 center: center.clone(),
-                rotate: RotateKind::Kabsch { reference: current, to_ref_center: false },
+                rotate: RotateKind::Kabsch {
+                    reference: current,
+                    to_ref_center: false,
+                },
                 fit: self.fit.clone(),
                 points: self.meta.points,
                 dims,
                 check_centred: false,
             };
-            let mut steps = stages::build_steps(plan).map_err(|e| anyhow!("{}: {e}", self.meta.what()))?;
+            let mut steps =
+                stages::build_steps(plan).map_err(|e| anyhow!("{}: {e}", self.meta.what()))?;
             if let Some(m) = &self.motion {
                 steps.insert(0, Step::Parallel(Box::new(SharedStage(m.clone()))));
             }
@@ -326,10 +439,16 @@ impl<'i> PipelineContext<'i> {
             let rg = self.fit.rms(&average, dims);
             reference.coords = average;
             if change <= AVERAGE_TOL * rg {
-                reference.description = format!("average structure of {} ({iteration} passes)", self.input.name);
+                reference.description = format!(
+                    "average structure of {} ({iteration} passes)",
+                    self.input.name
+                );
                 break;
             }
-            reference.description = format!("average structure of {} ({iteration} passes, not converged: change {change:.3e})", self.input.name);
+            reference.description = format!(
+                "average structure of {} ({iteration} passes, not converged: change {change:.3e})",
+                self.input.name
+            );
         }
         reference.center = vec![0.0; dims];
         Ok(reference)
@@ -353,7 +472,12 @@ fn source_frame_bytes(ctx: &PipelineContext<'_>) -> usize {
 }
 
 /// Decodes frame `i` of `raw` (frame `index` of the source, for messages).
-fn decode_one(source: &dyn FrameSource<'_>, raw: &RawChunk<'_>, i: usize, index: usize) -> Result<Vec<f64>> {
+fn decode_one(
+    source: &dyn FrameSource<'_>,
+    raw: &RawChunk<'_>,
+    i: usize,
+    index: usize,
+) -> Result<Vec<f64>> {
     let meta = source.meta();
     let decoder = source.decoder();
     let mut coords = vec![0.0; meta.frame_len()];
@@ -362,13 +486,22 @@ fn decode_one(source: &dyn FrameSource<'_>, raw: &RawChunk<'_>, i: usize, index:
         .decode(raw.frame(i, decoder.frame_bytes()), &mut coords, &mut info)
         .map_err(|e| anyhow!("{}: frame {index}: {e}", meta.what()))?;
     if let Some(at) = coords.iter().position(|v| !v.is_finite()) {
-        bail!("{}: reference frame {index} point {} has a NaN or Inf coordinate", meta.what(), at / meta.dims);
+        bail!(
+            "{}: reference frame {index} point {} has a NaN or Inf coordinate",
+            meta.what(),
+            at / meta.dims
+        );
     }
     Ok(coords)
 }
 
 /// Reads frame `frame` of `FILE[#KEY]` (or a whole 2-D structure) for a trajectory `meta`.
-fn reference_file(path: &Path, key: Option<&str>, frame: usize, meta: &TrajMeta) -> Result<(Vec<f64>, String)> {
+fn reference_file(
+    path: &Path,
+    key: Option<&str>,
+    frame: usize,
+    meta: &TrajMeta,
+) -> Result<(Vec<f64>, String)> {
     let name = crate::text::escape(&path.to_string_lossy());
     let file = NpzFile::open(path, &name)?;
     let member = match key {
@@ -377,33 +510,67 @@ fn reference_file(path: &Path, key: Option<&str>, frame: usize, meta: &TrajMeta)
             file.members
                 .iter()
                 .find(|m| m.header.as_ref().is_ok_and(|h| h.shape.len() == 2))
-                .ok_or_else(|| anyhow!("{name}: no (points, dims) or trajectory array (members: {})", file.summary()))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{name}: no (points, dims) or trajectory array (members: {})",
+                        file.summary()
+                    )
+                })
         })?,
     };
-    let shape = member.header.as_ref().map_err(|e| anyhow!("{name}: {e}"))?.shape.clone();
-    let description = format!("frame {frame} of {name}#{}", crate::text::escape(&member.key));
-    let wanted = format!("({}, {}) like the trajectory's frames", meta.points, meta.dims);
+    let shape = member
+        .header
+        .as_ref()
+        .map_err(|e| anyhow!("{name}: {e}"))?
+        .shape
+        .clone();
+    let description = format!(
+        "frame {frame} of {name}#{}",
+        crate::text::escape(&member.key)
+    );
+    let wanted = format!(
+        "({}, {}) like the trajectory's frames",
+        meta.points, meta.dims
+    );
     if shape.len() == 2 {
         if frame != 0 {
-            bail!("{name}: array {} is a single structure; it has no frame {frame}", quote(&member.key));
+            bail!(
+                "{name}: array {} is a single structure; it has no frame {frame}",
+                quote(&member.key)
+            );
         }
         let fits = |s: &[usize]| s == [meta.points, meta.dims];
         let (_, values) = file.read_array(member, &fits, &wanted, "reference")?;
         if let Some(at) = values.iter().position(|v| !v.is_finite()) {
-            bail!("{name}: the reference point {} has a NaN or Inf coordinate", at / meta.dims);
+            bail!(
+                "{name}: the reference point {} has a NaN or Inf coordinate",
+                at / meta.dims
+            );
         }
         return Ok((values, description));
     }
     let mut source = file.source(member)?;
     let m = source.meta().clone();
     if (m.points, m.dims) != (meta.points, meta.dims) {
-        bail!("{name}: array {} frames are ({}, {}) but the trajectory's are ({}, {})", quote(&member.key), m.points, m.dims, meta.points, meta.dims);
+        bail!(
+            "{name}: array {} frames are ({}, {}) but the trajectory's are ({}, {})",
+            quote(&member.key),
+            m.points,
+            m.dims,
+            meta.points,
+            meta.dims
+        );
     }
     if frame >= m.frames {
-        bail!("{name}: reference frame {frame} is out of range ({} frames)", m.frames);
+        bail!(
+            "{name}: reference frame {frame} is out of range ({} frames)",
+            m.frames
+        );
     }
     source.skip(frame)?;
-    let raw = source.read(1, Vec::new())?.ok_or_else(|| anyhow!("{name}: frame {frame} is missing"))?;
+    let raw = source
+        .read(1, Vec::new())?
+        .ok_or_else(|| anyhow!("{name}: frame {frame} is missing"))?;
     Ok((decode_one(&*source, &raw, 0, frame)?, description))
 }
 
@@ -415,7 +582,10 @@ struct AverageSum {
 
 impl AverageSum {
     fn new(len: usize) -> Self {
-        AverageSum { sum: vec![0.0; len], count: 0 }
+        AverageSum {
+            sum: vec![0.0; len],
+            count: 0,
+        }
     }
 }
 
@@ -458,7 +628,11 @@ impl FrameSource<'static> for Replay {
         out.clear();
         out.extend_from_slice(&self.peeked.bytes[self.served * fb..(self.served + n) * fb]);
         self.served += n;
-        Ok(Some(RawChunk { frames: n, bytes: ChunkBytes::Owned(out), offsets: Vec::new() }))
+        Ok(Some(RawChunk {
+            frames: n,
+            bytes: ChunkBytes::Owned(out),
+            offsets: Vec::new(),
+        }))
     }
 
     fn skip(&mut self, n: usize) -> Result<()> {
@@ -474,7 +648,13 @@ impl FrameSource<'static> for Replay {
 
 /// Creates the sink for `target` in `format`: the trajectory member `member` (its zip name) of
 /// `meta.frames` frames in `dtype`.
-pub fn create_sink(target: &OutputTarget, format: Format, member: &str, dtype: Dtype, shape: [usize; 3]) -> Result<Box<dyn FrameSink<'static>>> {
+pub fn create_sink(
+    target: &OutputTarget,
+    format: Format,
+    member: &str,
+    dtype: Dtype,
+    shape: [usize; 3],
+) -> Result<Box<dyn FrameSink<'static>>> {
     let output = Output::create(target)?;
     Ok(match format {
         Format::Npz => Box::new(NpzSink::create(output, member, dtype, shape)?),

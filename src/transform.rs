@@ -44,7 +44,10 @@ pub struct TransformOutcome {
 }
 
 fn input_format(location: &InputLocation) -> Format {
-    location.path().and_then(Format::of_path).unwrap_or(Format::Npz)
+    location
+        .path()
+        .and_then(Format::of_path)
+        .unwrap_or(Format::Npz)
 }
 
 /// Where a piped input is buffered when it must be read twice: the output's folder.
@@ -60,15 +63,21 @@ fn spool_dir(target: &OutputTarget) -> PathBuf {
 
 /// Whether the run must read its input more than once (or read members before the frames).
 fn needs_reread(job: &TransformJob) -> bool {
-    let average = job.pipeline.rotate == RotateSpec::Kabsch && job.stages.reference == crate::options::RefSpec::Average;
-    let masses_member = job.stages.masses.as_deref().is_some_and(|m| !Path::new(m).is_file());
+    let average = job.pipeline.rotate == RotateSpec::Kabsch
+        && job.stages.reference == crate::options::RefSpec::Average;
+    let masses_member = job
+        .stages
+        .masses
+        .as_deref()
+        .is_some_and(|m| !Path::new(m).is_file());
     average || masses_member
 }
 
 /// Runs `job` (see the module documentation).
 pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
     let location = job.input.location.clone().unwrap_or(InputLocation::Stdin);
-    let (target, announce) = resolve_output(job.output.as_deref(), &location, input_format(&location))?;
+    let (target, announce) =
+        resolve_output(job.output.as_deref(), &location, input_format(&location))?;
     let format = target.format(input_format(&location));
     let mut input = Input::open(&location, needs_reread(job), &spool_dir(&target), job.quiet)?;
     let source = input.source(job.input.key.as_deref())?;
@@ -89,10 +98,25 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
     let source = ctx.main_source()?;
     let fit = ctx.fit.clone();
     let (_, count) = job.input.frames.resolve(meta.frames);
-    let dtype = Dtype { width: meta.width, big_endian: meta.big_endian };
-    let sink = create_sink(&target, format, &member, dtype, [count, meta.points, meta.dims])?;
+    let dtype = Dtype {
+        width: meta.width,
+        big_endian: meta.big_endian,
+    };
+    let sink = create_sink(
+        &target,
+        format,
+        &member,
+        dtype,
+        [count, meta.points, meta.dims],
+    )?;
     let mut reporter = (job.report.is_some() || job.rmsf.is_some()).then(|| {
-        FrameReporter::new(&meta, &job.pipeline, reference.clone(), fit, job.stages.to_ref_center)
+        FrameReporter::new(
+            &meta,
+            &job.pipeline,
+            reference.clone(),
+            fit,
+            job.stages.to_ref_center,
+        )
     });
     let mut observers: Vec<&mut dyn Observer> = Vec::new();
     if let Some(r) = reporter.as_mut() {
@@ -126,13 +150,28 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
         if announce {
             eprintln!("wrote {target}");
         }
-        warn_summary(&meta.source, &job.pipeline, job.stages.sign, &summary, job.check_centred);
+        warn_summary(
+            &meta.source,
+            &job.pipeline,
+            job.stages.sign,
+            &summary,
+            job.check_centred,
+        );
     }
-    Ok(TransformOutcome { output: target, summary })
+    Ok(TransformOutcome {
+        output: target,
+        summary,
+    })
 }
 
 /// One warning per kind of fallback, worded for the stage that needed it.
-pub fn warn_summary(source: &str, pipeline: &PipelineSpec, sign: SignRule, s: &RunSummary, check_centred: bool) {
+pub fn warn_summary(
+    source: &str,
+    pipeline: &PipelineSpec,
+    sign: SignRule,
+    s: &RunSummary,
+    check_centred: bool,
+) {
     if s.degenerate.count > 0 {
         let fallback = match (&pipeline.rotate, sign) {
             (RotateSpec::Principal, SignRule::Continuous) => "the previous frame's rotation used",

@@ -404,7 +404,10 @@ fn report_commands_fail_on_one_line() {
             .assert()
             .code(2);
     }
-    for args in [vec!["sensitivity", "no/such.npz"], vec!["check", "no/such.npz"]] {
+    for args in [
+        vec!["sensitivity", "no/such.npz"],
+        vec!["check", "no/such.npz"],
+    ] {
         let out = cmd()
             .args(&args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -165,7 +165,10 @@ fn report_path(s: &str) -> Result<PathBuf, String> {
     let p = PathBuf::from(s);
     match ext(&p).as_deref() {
         Some("json" | "csv") => Ok(p),
-        _ => Err(format!("'{}': unknown report format (use a .json or .csv file name)", aligntraj::text::escape(s))),
+        _ => Err(format!(
+            "'{}': unknown report format (use a .json or .csv file name)",
+            aligntraj::text::escape(s)
+        )),
     }
 }
 
@@ -173,7 +176,10 @@ fn csv_path(s: &str) -> Result<PathBuf, String> {
     let p = PathBuf::from(s);
     match ext(&p).as_deref() {
         Some("csv") => Ok(p),
-        _ => Err(format!("'{}': use a .csv file name", aligntraj::text::escape(s))),
+        _ => Err(format!(
+            "'{}': use a .csv file name",
+            aligntraj::text::escape(s)
+        )),
     }
 }
 
@@ -181,7 +187,10 @@ fn json_path(s: &str) -> Result<PathBuf, String> {
     let p = PathBuf::from(s);
     match ext(&p).as_deref() {
         Some("json") => Ok(p),
-        _ => Err(format!("'{}': use a .json file name", aligntraj::text::escape(s))),
+        _ => Err(format!(
+            "'{}': use a .json file name",
+            aligntraj::text::escape(s)
+        )),
     }
 }
 
@@ -189,12 +198,16 @@ fn picture_path(s: &str) -> Result<PathBuf, String> {
     let p = PathBuf::from(s);
     match ext(&p).as_deref() {
         Some("png" | "svg") => Ok(p),
-        _ => Err(format!("'{}': unknown picture format (use a .png or .svg file name)", aligntraj::text::escape(s))),
+        _ => Err(format!(
+            "'{}': unknown picture format (use a .png or .svg file name)",
+            aligntraj::text::escape(s)
+        )),
     }
 }
 
 fn ext(p: &Path) -> Option<String> {
-    p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase())
+    p.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
 }
 
 #[derive(Args, Debug)]
@@ -333,7 +346,10 @@ fn frame_selection(s: &str) -> Result<FrameSelection, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("'0': at least one frame is needed".into()),
         Ok(n) => Ok(FrameSelection::Sample(n)),
-        Err(_) => Err(format!("'{}': expected a number of frames or START:STOP[:STEP]", aligntraj::text::escape(s))),
+        Err(_) => Err(format!(
+            "'{}': expected a number of frames or START:STOP[:STEP]",
+            aligntraj::text::escape(s)
+        )),
     }
 }
 
@@ -370,7 +386,10 @@ pub(super) struct SensitivityArgs {
 fn positive_f64(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("'{}': expected a positive number", aligntraj::text::escape(s))),
+        _ => Err(format!(
+            "'{}': expected a positive number",
+            aligntraj::text::escape(s)
+        )),
     }
 }
 

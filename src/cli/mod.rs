@@ -118,7 +118,11 @@ fn input_location(input: Option<PathBuf>) -> InputLocation {
 
 /// Splits a flag with an optional value (`--point [K]`, `--point-vector [A,B,…]`) from the
 /// input path clap may have taken as its value: `--point data.npz` means point 0 of data.npz.
-fn optional_value(value: Option<String>, input: &mut Option<PathBuf>, flag: &str) -> Option<Vec<usize>> {
+fn optional_value(
+    value: Option<String>,
+    input: &mut Option<PathBuf>,
+    flag: &str,
+) -> Option<Vec<usize>> {
     match value {
         Some(v) if v.is_empty() => None,
         Some(v) => match aligntraj::options::parse_index_list(&v) {
@@ -136,17 +140,30 @@ fn optional_value(value: Option<String>, input: &mut Option<PathBuf>, flag: &str
 /// Checks the rotation options against the rotation stage (SPEC §2: contradictions are usage errors).
 fn check_rotation_options(rotate: &RotateSpec, r: &RotationArgs) {
     if r.reference.is_some() && *rotate != RotateSpec::Kabsch {
-        usage(format!("--ref applies to the kabsch rotation only (the rotation is {rotate})"));
+        usage(format!(
+            "--ref applies to the kabsch rotation only (the rotation is {rotate})"
+        ));
     }
     if r.to_ref_center && *rotate != RotateSpec::Kabsch {
-        usage(format!("--to-ref-center applies to the kabsch rotation only (the rotation is {rotate})"));
+        usage(format!(
+            "--to-ref-center applies to the kabsch rotation only (the rotation is {rotate})"
+        ));
     }
     if r.sign.is_some() && *rotate != RotateSpec::Principal {
-        usage(format!("--sign applies to the principal rotation only (the rotation is {rotate})"));
+        usage(format!(
+            "--sign applies to the principal rotation only (the rotation is {rotate})"
+        ));
     }
 }
 
-fn transform_job(input: InputArgs, run: RunArgs, fit: FitArgs, rotation: RotationArgs, pipeline: PipelineSpec, output: Option<String>) -> TransformJob {
+fn transform_job(
+    input: InputArgs,
+    run: RunArgs,
+    fit: FitArgs,
+    rotation: RotationArgs,
+    pipeline: PipelineSpec,
+    output: Option<String>,
+) -> TransformJob {
     TransformJob {
         input: input.options(&run),
         stages: stage_options(fit, rotation),
@@ -168,12 +185,24 @@ pub fn run(cli: Cli) -> Result<()> {
             let center = match (a.com, point) {
                 (true, _) => CenterSpec::Com,
                 (false, Some(list)) if list.len() == 1 => CenterSpec::Point(list[0]),
-                (false, Some(list)) => usage(format!("--point takes one point index, not {}", list.len())),
+                (false, Some(list)) => {
+                    usage(format!("--point takes one point index, not {}", list.len()))
+                }
                 (false, None) => CenterSpec::Point(0),
             };
-            let pipeline = PipelineSpec { center, rotate: RotateSpec::None };
+            let pipeline = PipelineSpec {
+                center,
+                rotate: RotateSpec::None,
+            };
             a.run.apply_threads()?;
-            run_transform(&transform_job(input, a.run, a.fit, RotationArgs::default(), pipeline, a.output.output))?;
+            run_transform(&transform_job(
+                input,
+                a.run,
+                a.fit,
+                RotationArgs::default(),
+                pipeline,
+                a.output.output,
+            ))?;
         }
         Command::Rotate(a) => {
             let mut input = a.input;
@@ -182,20 +211,31 @@ pub fn run(cli: Cli) -> Result<()> {
             } else if a.kabsch {
                 RotateSpec::Kabsch
             } else {
-                RotateSpec::PointVector(optional_value(a.point_vector, &mut input.input, "--point-vector"))
+                RotateSpec::PointVector(optional_value(
+                    a.point_vector,
+                    &mut input.input,
+                    "--point-vector",
+                ))
             };
             check_rotation_options(&rotate, &a.rotation);
-            let pipeline = PipelineSpec { center: CenterSpec::None, rotate };
+            let pipeline = PipelineSpec {
+                center: CenterSpec::None,
+                rotate,
+            };
             a.run.apply_threads()?;
             let mut job = transform_job(input, a.run, a.fit, a.rotation, pipeline, a.output.output);
             job.check_centred = true;
             run_transform(&job)?;
         }
         Command::Align(a) => {
-            let pipeline = PipelineSpec { center: a.center, rotate: a.rotate };
+            let pipeline = PipelineSpec {
+                center: a.center,
+                rotate: a.rotate,
+            };
             check_rotation_options(&pipeline.rotate, &a.rotation);
             a.run.apply_threads()?;
-            let mut job = transform_job(a.input, a.run, a.fit, a.rotation, pipeline, a.output.output);
+            let mut job =
+                transform_job(a.input, a.run, a.fit, a.rotation, pipeline, a.output.output);
             job.check_centred = job.pipeline.center == CenterSpec::None;
             job.report = a.report;
             job.rmsf = a.rmsf;
@@ -237,16 +277,26 @@ pub fn run(cli: Cli) -> Result<()> {
                 output: a.output,
             })?;
             if !quiet {
-                eprintln!("wrote {}", aligntraj::text::escape(&output.to_string_lossy()));
+                eprintln!(
+                    "wrote {}",
+                    aligntraj::text::escape(&output.to_string_lossy())
+                );
             }
         }
         Command::Info(a) => {
             let location = input_location(a.input);
-            print!("{}", aligntraj::info::info_text(&location, a.key.as_deref())?);
+            print!(
+                "{}",
+                aligntraj::info::info_text(&location, a.key.as_deref())?
+            );
         }
         Command::Generate(a) => {
             let requested = a.output.as_deref().unwrap_or("-");
-            let (output, _) = resolve_output(Some(requested), &InputLocation::Stdin, aligntraj::formats::Format::Npz)?;
+            let (output, _) = resolve_output(
+                Some(requested),
+                &InputLocation::Stdin,
+                aligntraj::formats::Format::Npz,
+            )?;
             generate(&GenerateRequest {
                 kind: a.kind,
                 frames: a.frames,

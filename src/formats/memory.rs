@@ -19,14 +19,23 @@ pub struct MemorySource<'a> {
 impl<'a> MemorySource<'a> {
     /// `bytes` holds `frames × points × dims` elements of `dtype`, C order; `name` names it in
     /// messages.
-    pub fn new(bytes: &'a [u8], dtype: Dtype, shape: [usize; 3], name: &str) -> Result<MemorySource<'a>> {
+    pub fn new(
+        bytes: &'a [u8],
+        dtype: Dtype,
+        shape: [usize; 3],
+        name: &str,
+    ) -> Result<MemorySource<'a>> {
         let [frames, points, dims] = shape;
         let len = frames
             .checked_mul(points)
             .and_then(|v| v.checked_mul(dims))
             .and_then(|v| v.checked_mul(dtype.size()));
         if len != Some(bytes.len()) {
-            bail!("{name}: {} bytes do not hold a ({frames}, {points}, {dims}) {} array", bytes.len(), dtype.name());
+            bail!(
+                "{name}: {} bytes do not hold a ({frames}, {points}, {dims}) {} array",
+                bytes.len(),
+                dtype.name()
+            );
         }
         if frames == 0 || points == 0 || dims < 2 {
             bail!("{name}: shape ({frames}, {points}, {dims}): need frames ≥ 1, points ≥ 1 and dims ≥ 2");
@@ -41,7 +50,11 @@ impl<'a> MemorySource<'a> {
                 width: dtype.width,
                 big_endian: dtype.big_endian,
             },
-            codec: Arc::new(NpyCodec { dtype, frame_len: points * dims, dims }),
+            codec: Arc::new(NpyCodec {
+                dtype,
+                frame_len: points * dims,
+                dims,
+            }),
             bytes,
             next: 0,
         })
@@ -69,7 +82,11 @@ impl<'a> FrameSource<'a> for MemorySource<'a> {
         let fb = self.frame_bytes();
         let slice = &self.bytes[self.next * fb..(self.next + n) * fb];
         self.next += n;
-        Ok(Some(RawChunk { frames: n, bytes: ChunkBytes::Borrowed(slice), offsets: Vec::new() }))
+        Ok(Some(RawChunk {
+            frames: n,
+            bytes: ChunkBytes::Borrowed(slice),
+            offsets: Vec::new(),
+        }))
     }
 
     fn skip(&mut self, n: usize) -> Result<()> {
@@ -88,7 +105,15 @@ pub struct MemorySink<'a> {
 impl<'a> MemorySink<'a> {
     /// A sink writing `points × dims` frames of `dtype` into `out` (which must hold them all).
     pub fn new(out: &'a mut [u8], dtype: Dtype, points: usize, dims: usize) -> MemorySink<'a> {
-        MemorySink { codec: Arc::new(NpyCodec { dtype, frame_len: points * dims, dims }), out, written: 0 }
+        MemorySink {
+            codec: Arc::new(NpyCodec {
+                dtype,
+                frame_len: points * dims,
+                dims,
+            }),
+            out,
+            written: 0,
+        }
     }
 }
 

@@ -120,12 +120,8 @@ pub trait FrameDecoder: Send + Sync {
     fn frame_bytes(&self) -> Option<usize>;
     /// Decodes one frame into `coords` (points × dims) and `info`. Errors are one short line
     /// without the file name or frame index (the engine adds them).
-    fn decode(
-        &self,
-        stored: &[u8],
-        coords: &mut [f64],
-        info: &mut FrameInfo,
-    ) -> Result<(), String>;
+    fn decode(&self, stored: &[u8], coords: &mut [f64], info: &mut FrameInfo)
+        -> Result<(), String>;
 }
 
 /// Reads a trajectory frame by frame. Owned by the engine's reader thread.
@@ -168,9 +164,9 @@ pub trait FrameEncoder: Send + Sync {
         info: &FrameInfo,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let n = self
-            .frame_bytes()
-            .ok_or_else(|| "internal: encoder has neither a fixed size nor encode_append".to_string())?;
+        let n = self.frame_bytes().ok_or_else(|| {
+            "internal: encoder has neither a fixed size nor encode_append".to_string()
+        })?;
         let start = out.len();
         out.resize(start + n, 0);
         self.encode_into(frame, coords, info, &mut out[start..])

@@ -221,7 +221,9 @@ fn parse_dict(text: &str) -> Result<NpyHeader, String> {
     let descr = value_of("descr").ok_or_else(|| bad("no 'descr'"))?;
     let descr = match descr.chars().next() {
         Some(q @ ('\'' | '"')) => {
-            let end = descr[1..].find(q).ok_or_else(|| bad("unterminated 'descr'"))?;
+            let end = descr[1..]
+                .find(q)
+                .ok_or_else(|| bad("unterminated 'descr'"))?;
             descr[1..1 + end].to_string()
         }
         // Structured dtypes are a list: keep the literal for the message.
@@ -362,7 +364,10 @@ mod tests {
         let bytes = encode_header(dt, &[3, 4, 2]);
         assert_eq!(bytes.len() % 64, 0);
         let h = NpyHeader::read_from(&mut bytes.as_slice()).unwrap();
-        assert_eq!((h.descr.as_str(), h.shape.as_slice()), (">f8", &[3, 4, 2][..]));
+        assert_eq!(
+            (h.descr.as_str(), h.shape.as_slice()),
+            (">f8", &[3, 4, 2][..])
+        );
         assert!(!h.fortran_order);
         assert_eq!(h.header_len, bytes.len());
     }

@@ -7,16 +7,14 @@
 //! they are copied). Every size an `.npy` header claims is checked against the bytes the member
 //! really holds before anything is allocated.
 
-use super::npy::{encode_header, Dtype, NpyCodec, NpyHeader};
+use super::npy::{Dtype, NpyCodec, NpyHeader};
 use super::zipread::{self, Checked, EntryInfo, LocalEntry};
-use super::{
-    ChunkBytes, FrameDecoder, FrameEncoder, FrameSink, FrameSource, RawChunk, TrajMeta, Width,
-};
-use crate::io::output::{io_reason, Output};
+use super::{ChunkBytes, FrameDecoder, FrameSource, RawChunk, TrajMeta};
+use crate::io::output::io_reason;
 use crate::text::quote;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tempfile::SpooledTempFile;
@@ -37,7 +35,7 @@ pub struct ExtraMember {
 
 /// A member of an input: its key (the name without `.npy`), where it is, and its header.
 #[derive(Clone, Debug)]
-pub(crate) struct Member {
+pub struct Member {
     /// The key numpy shows (`arr` for `arr.npy`).
     pub key: String,
     /// Where it is in the archive (None for a bare `.npy`).
@@ -63,7 +61,7 @@ impl Member {
 }
 
 /// An `.npz` or `.npy` file on disk: its members and headers, read once at open.
-pub(crate) struct NpzFile {
+pub struct NpzFile {
     /// The input as named in messages.
     pub name: String,
     path: PathBuf,
@@ -78,20 +76,28 @@ impl NpzFile {
     /// Opens `path` (`name` for messages): checks that it is a zip or an `.npy` and reads every
     /// member's header.
     pub fn open(path: &Path, name: &str) -> Result<NpzFile> {
-        let open = || File::open(path).map_err(|e| anyhow!("{name}: cannot open input: {}", io_reason(&e)));
+        let open = || {
+            File::open(path).map_err(|e| anyhow!("{name}: cannot open input: {}", io_reason(&e)))
+        };
         let mut file = open()?;
         let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut magic = [0u8; 6];
-        let n = read_up_to(&mut file, &mut magic).map_err(|e| anyhow!("{name}: cannot read: {}", io_reason(&e)))?;
+        let n = read_up_to(&mut file, &mut magic)
+            .map_err(|e| anyhow!("{name}: cannot read: {}", io_reason(&e)))?;
         let is_zip = n >= 4 && (&magic[..4] == b"PK\x03\x04" || &magic[..4] == b"PK\x05\x06");
         let members = if is_zip {
-            let entries = zipread::list_entries(BufReader::new(open()?)).map_err(|e| anyhow!("{name}: {e}"))?;
+            let entries = zipread::list_entries(BufReader::new(open()?))
+                .map_err(|e| anyhow!("{name}: {e}"))?;
             let mut members = Vec::with_capacity(entries.len());
             for entry in entries {
                 let header = zipread::open_entry(open()?, &entry)
                     .map_err(|e| e.to_string())
                     .and_then(|mut s| NpyHeader::read_from(&mut s));
-                let key = entry.name.strip_suffix(".npy").unwrap_or(&entry.name).to_string();
+                let key = entry
+                    .name
+                    .strip_suffix(".npy")
+                    .unwrap_or(&entry.name)
+                    .to_string();
                 members.push(Member {
                     key,
                     entry: Some(entry),
@@ -139,7 +145,11 @@ impl NpzFile {
         let name = &self.name;
         if let Some(k) = key {
             return self.member(k).ok_or_else(|| {
-                anyhow!("{name}: no array {} (members: {})", quote(k), self.summary())
+                anyhow!(
+                    "{name}: no array {} (members: {})",
+                    quote(k),
+                    self.summary()
+                )
             });
         }
         if let Some(m) = self.member("arr") {
@@ -191,8 +201,12 @@ impl NpzFile {
             .clone()
             .map_err(|e| anyhow!("{what} is not a readable .npy: {e}"))?;
         let dtype = Dtype::from_descr(&header.descr).map_err(|e| anyhow!("{what}: {e}"))?;
-        let data = header.data_len(dtype.size()).map_err(|e| anyhow!("{what}: {e}"))?;
-        let have = member.size(self.file_len).saturating_sub(header.header_len as u64);
+        let data = header
+            .data_len(dtype.size())
+            .map_err(|e| anyhow!("{what}: {e}"))?;
+        let have = member
+            .size(self.file_len)
+            .saturating_sub(header.header_len as u64);
         if data > have {
             bail!(
                 "{what} is truncated: shape {} needs {data} bytes of data but the member holds {have}",
@@ -214,13 +228,23 @@ impl NpzFile {
     ) -> Result<(Vec<usize>, Vec<f64>)> {
         let what = format!("{}: {label} {}", self.name, quote(&member.key));
         let (header, dtype, data) = self.checked_header(member).map_err(|e| {
-            anyhow!("{}", e.to_string().replacen(&format!("array {}", quote(&member.key)), &format!("{label} {}", quote(&member.key)), 1))
+            anyhow!(
+                "{}",
+                e.to_string().replacen(
+                    &format!("array {}", quote(&member.key)),
+                    &format!("{label} {}", quote(&member.key)),
+                    1
+                )
+            )
         })?;
         if !allowed(&header.shape) {
             bail!("{what}: shape {} is not {expected}", header.shape_str());
         }
         let mut stream = self.open_member(member)?;
-        io::copy(&mut (&mut stream).take(header.header_len as u64), &mut io::sink())?;
+        io::copy(
+            &mut (&mut stream).take(header.header_len as u64),
+            &mut io::sink(),
+        )?;
         let mut bytes = vec![0u8; data as usize];
         stream
             .read_exact(&mut bytes)
@@ -231,7 +255,9 @@ impl NpzFile {
         if header.fortran_order && header.shape.len() == 2 {
             values = transpose(&values, header.shape[1], header.shape[0]);
         } else if header.fortran_order && header.shape.len() > 2 {
-            bail!("{what}: Fortran-order arrays of more than two dimensions are not supported here");
+            bail!(
+                "{what}: Fortran-order arrays of more than two dimensions are not supported here"
+            );
         }
         Ok((header.shape, values))
     }
@@ -247,9 +273,18 @@ impl NpzFile {
         });
         let mut stream = self.open_member(member)?;
         if header.fortran_order {
-            return Ok(Box::new(FortranSource::new(self, member, meta, codec, header.header_len)?));
+            return Ok(Box::new(FortranSource::new(
+                self,
+                member,
+                meta,
+                codec,
+                header.header_len,
+            )?));
         }
-        io::copy(&mut (&mut stream).take(header.header_len as u64), &mut io::sink())?;
+        io::copy(
+            &mut (&mut stream).take(header.header_len as u64),
+            &mut io::sink(),
+        )?;
         let extras = if self.is_zip {
             let skip = member.entry.as_ref().map(|e| e.name.clone());
             Extras::File {
@@ -288,9 +323,8 @@ impl NpzFile {
             }
             let mut stream = self.open_member(m)?;
             let mut data = SpooledTempFile::new(SPOOL_IN_MEMORY);
-            io::copy(&mut stream, &mut data).map_err(|e| {
-                anyhow!("{}: member {}: {e}", self.name, quote(&entry.name))
-            })?;
+            io::copy(&mut stream, &mut data)
+                .map_err(|e| anyhow!("{}: member {}: {e}", self.name, quote(&entry.name)))?;
             out.push(ExtraMember {
                 name: entry.name.clone(),
                 deflated: entry.deflated,
@@ -457,7 +491,10 @@ impl FrameSource<'static> for StreamSource {
             Extras::File { file, skip } => file.extras(skip.as_deref()),
         }
         .and_then(|mut v| {
-            let more = self.data.rest().map_err(|e| anyhow!("{}: {e}", self.meta.source))?;
+            let more = self
+                .data
+                .rest()
+                .map_err(|e| anyhow!("{}: {e}", self.meta.source))?;
             v.extend(more);
             Ok(v)
         })
@@ -492,7 +529,11 @@ impl FortranSource {
             let start = member.entry.as_ref().map_or(0, |e| e.data_start);
             (file, start + header_len as u64, None)
         } else {
-            let dir = npz.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = npz
+                .path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             let mut tmp = tempfile::NamedTempFile::new_in(dir)
                 .or_else(|_| tempfile::NamedTempFile::new())
                 .map_err(|e| anyhow!("{}: cannot inflate Fortran-order data: {e}", meta.what()))?;
@@ -501,7 +542,11 @@ impl FortranSource {
                 .map_err(|e| anyhow!("{}: {e}", meta.what()))?;
             (tmp.reopen()?, header_len as u64, Some(tmp))
         };
-        let verify = if stored_in_file { Some(npz.open_member(member)?) } else { None };
+        let verify = if stored_in_file {
+            Some(npz.open_member(member)?)
+        } else {
+            None
+        };
         let skip = member.entry.as_ref().map(|e| e.name.clone());
         Ok(FortranSource {
             meta,
@@ -511,7 +556,10 @@ impl FortranSource {
             next: 0,
             verify,
             extras: if npz.is_zip {
-                Extras::File { file: npz.clone_handle(), skip }
+                Extras::File {
+                    file: npz.clone_handle(),
+                    skip,
+                }
             } else {
                 Extras::None
             },
@@ -647,12 +695,17 @@ impl StreamZip {
             return Ok(None);
         };
         let mut data = Checked::new(EntryData::open(r, &entry), entry.size, entry.crc32);
-        let mut rec = Recorder { inner: &mut data, seen: Vec::new() };
+        let mut rec = Recorder {
+            inner: &mut data,
+            seen: Vec::new(),
+        };
         let header = NpyHeader::read_from(&mut rec)
             .map_err(|e| format!("member {}: {e}", quote(&entry.name)))?;
         let raw_header = rec.seen;
         if !entry.deflated && entry.compressed_size.is_none() {
-            let item = Dtype::from_descr(&header.descr).map(|d| d.size()).unwrap_or(1);
+            let item = Dtype::from_descr(&header.descr)
+                .map(|d| d.size())
+                .unwrap_or(1);
             let len = header
                 .data_len(item)
                 .map_err(|e| format!("member {}: {e}", quote(&entry.name)))?;
@@ -660,12 +713,21 @@ impl StreamZip {
                 t.set_limit(len);
             }
         }
-        Ok(Some(OpenEntry { entry, data, header, raw_header }))
+        Ok(Some(OpenEntry {
+            entry,
+            data,
+            header,
+            raw_header,
+        }))
     }
 
     /// Ends an entry: reads it to its end, verifies size and CRC (from the local header or
     /// the data descriptor) and takes the reader back.
-    fn close_entry(&mut self, entry: &LocalEntry, mut data: Checked<EntryData>) -> Result<(), String> {
+    fn close_entry(
+        &mut self,
+        entry: &LocalEntry,
+        mut data: Checked<EntryData>,
+    ) -> Result<(), String> {
         let what = |e: io::Error| format!("member {}: {e}", quote(&entry.name));
         data.finish().map_err(what)?;
         let (read, crc) = data.progress();
@@ -679,14 +741,23 @@ impl StreamZip {
 
     /// Reads a whole entry (after its header) into a spool, header included.
     fn spool_entry(&mut self, open: OpenEntry) -> Result<ExtraMember, String> {
-        let OpenEntry { entry, mut data, raw_header, .. } = open;
+        let OpenEntry {
+            entry,
+            mut data,
+            raw_header,
+            ..
+        } = open;
         let mut spool = SpooledTempFile::new(SPOOL_IN_MEMORY);
         let copied = spool
             .write_all(&raw_header)
             .and_then(|()| io::copy(&mut data, &mut spool));
         copied.map_err(|e| format!("member {}: {e}", quote(&entry.name)))?;
         self.close_entry(&entry, data)?;
-        Ok(ExtraMember { name: entry.name, deflated: entry.deflated, data: spool })
+        Ok(ExtraMember {
+            name: entry.name,
+            deflated: entry.deflated,
+            data: spool,
+        })
     }
 
     /// Reads every remaining member (after the trajectory) for copying into the output.
@@ -719,7 +790,10 @@ impl Read for StreamMember {
 impl MemberData for StreamMember {
     fn verify(&mut self) -> io::Result<()> {
         match self.data.take() {
-            Some(data) => self.zip.close_entry(&self.entry, data).map_err(io::Error::other),
+            Some(data) => self
+                .zip
+                .close_entry(&self.entry, data)
+                .map_err(io::Error::other),
             None => Ok(()),
         }
     }
@@ -738,7 +812,9 @@ pub(crate) fn open_stream(
     key: Option<&str>,
 ) -> Result<Box<dyn FrameSource<'static>>> {
     let mut r = BufReader::with_capacity(1 << 20, stream);
-    let head = r.fill_buf().map_err(|e| anyhow!("{name}: cannot read: {}", io_reason(&e)))?;
+    let head = r
+        .fill_buf()
+        .map_err(|e| anyhow!("{name}: cannot read: {}", io_reason(&e)))?;
     if head.is_empty() {
         bail!("{name}: the input is empty (expected an .npz or .npy)");
     }
@@ -750,10 +826,16 @@ pub(crate) fn open_stream(
     if !head.starts_with(b"PK\x03\x04") {
         bail!("{name}: not an .npz (zip) or .npy stream");
     }
-    let mut zip = Box::new(StreamZip { r: Some(r), before: Vec::new() });
+    let mut zip = Box::new(StreamZip {
+        r: Some(r),
+        before: Vec::new(),
+    });
     while let Some(open) = zip.open_entry().map_err(|e| anyhow!("{name}: {e}"))? {
         let name_in_zip = &open.entry.name;
-        let member_key = name_in_zip.strip_suffix(".npy").unwrap_or(name_in_zip).to_string();
+        let member_key = name_in_zip
+            .strip_suffix(".npy")
+            .unwrap_or(name_in_zip)
+            .to_string();
         let is_traj = match key {
             Some(k) => name_in_zip == k || member_key == k,
             None => open.header.shape.len() == 3 && Dtype::from_descr(&open.header.descr).is_ok(),
@@ -763,8 +845,17 @@ pub(crate) fn open_stream(
             zip.before.push(extra);
             continue;
         }
-        let OpenEntry { entry, data, header, .. } = open;
-        let member = StreamMember { zip, entry, data: Some(data) };
+        let OpenEntry {
+            entry,
+            data,
+            header,
+            ..
+        } = open;
+        let member = StreamMember {
+            zip,
+            entry,
+            data: Some(data),
+        };
         return stream_source(name, &member_key, &header, Box::new(member));
     }
     match key {
@@ -786,7 +877,11 @@ fn stream_source(
     }
     let meta = trajectory_meta(name, key, header, dtype)?;
     Ok(Box::new(StreamSource {
-        codec: Arc::new(NpyCodec { dtype, frame_len: meta.frame_len(), dims: meta.dims }),
+        codec: Arc::new(NpyCodec {
+            dtype,
+            frame_len: meta.frame_len(),
+            dims: meta.dims,
+        }),
         meta,
         data,
         next: 0,

@@ -71,9 +71,16 @@ pub(crate) struct NpzSink {
 impl NpzSink {
     /// Starts an archive on `output` with the trajectory member `member` (its name in the zip,
     /// e.g. `arr.npy`) of `shape` in `dtype`.
-    pub fn create(output: Output, member: &str, dtype: Dtype, shape: [usize; 3]) -> Result<NpzSink> {
+    pub fn create(
+        output: Output,
+        member: &str,
+        dtype: Dtype,
+        shape: [usize; 3],
+    ) -> Result<NpzSink> {
         let name = output.name().to_string();
-        let data = shape.iter().fold(dtype.size() as u64, |a, &d| a.saturating_mul(d as u64));
+        let data = shape
+            .iter()
+            .fold(dtype.size() as u64, |a, &d| a.saturating_mul(d as u64));
         let options = member_options(false, data >= u32::MAX as u64 - (1 << 20));
         let mut zip = if output.is_seekable() {
             ZipOut::File(ZipWriter::new(output))
@@ -105,13 +112,19 @@ impl FrameSink<'static> for NpzSink {
 
     fn write(&mut self, encoded: &[u8], _: usize) -> Result<()> {
         let name = &self.name;
-        let zip = self.zip.as_mut().ok_or_else(|| anyhow!("internal: sink finished"))?;
+        let zip = self
+            .zip
+            .as_mut()
+            .ok_or_else(|| anyhow!("internal: sink finished"))?;
         with_zip!(zip, z => z.write_all(encoded).map_err(|e| write_err(name, e)))
     }
 
     fn finish(mut self: Box<Self>, extras: Vec<ExtraMember>) -> Result<()> {
         let name = self.name.clone();
-        let mut zip = self.zip.take().ok_or_else(|| anyhow!("internal: sink finished"))?;
+        let mut zip = self
+            .zip
+            .take()
+            .ok_or_else(|| anyhow!("internal: sink finished"))?;
         let copied = copy_extras(&mut zip, extras, &self.member, &name);
         if let Err(e) = copied {
             std::mem::forget(zip);
@@ -183,7 +196,10 @@ impl FrameSink<'static> for NpySink {
     }
 
     fn write(&mut self, encoded: &[u8], _: usize) -> Result<()> {
-        let out = self.output.as_mut().ok_or_else(|| anyhow!("internal: sink finished"))?;
+        let out = self
+            .output
+            .as_mut()
+            .ok_or_else(|| anyhow!("internal: sink finished"))?;
         let name = out.name().to_string();
         out.write_all(encoded).map_err(|e| write_err(&name, e))
     }

@@ -13,7 +13,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
 /// Where a member's data sit in a seekable archive, and what the central directory says of it.
 #[derive(Clone, Debug)]
-pub(crate) struct EntryInfo {
+pub struct EntryInfo {
     /// The name inside the zip (`arr.npy`).
     pub name: String,
     /// Deflated (else stored).
@@ -43,12 +43,10 @@ pub(crate) fn list_entries<R: Read + Seek>(reader: R) -> Result<Vec<EntryInfo>, 
         let deflated = match f.compression() {
             zip::CompressionMethod::Stored => false,
             zip::CompressionMethod::Deflated => true,
-            other => {
-                return Err(format!(
-                    "member {} uses zip compression {other}; only stored and deflated are supported",
-                    quote(f.name())
-                ))
-            }
+            other => return Err(format!(
+                "member {} uses zip compression {other}; only stored and deflated are supported",
+                quote(f.name())
+            )),
         };
         out.push(EntryInfo {
             name: f.name().to_string(),
@@ -182,7 +180,9 @@ pub(crate) fn next_local_header(r: &mut impl BufRead) -> io::Result<Option<Local
     match r.read_exact(&mut sig) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            return Err(invalid("zip archive ends without its central directory".into()))
+            return Err(invalid(
+                "zip archive ends without its central directory".into(),
+            ))
         }
         Err(e) => return Err(e),
     }

@@ -12,7 +12,9 @@ static TEMPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static WATCH: Once = Once::new();
 
 fn temps() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
-    TEMPS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    TEMPS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Registers a temporary file for removal on failure or signal (and starts the signal

@@ -32,8 +32,8 @@ impl fmt::Display for InputLocation {
 
 /// An opened input: a regular file (seekable, re-readable) or a one-pass stream.
 pub(crate) enum RawInput {
-    /// A regular file.
-    File(File),
+    /// A regular file (opened, so that it is known to be readable).
+    File,
     /// Standard input or a FIFO/device path.
     Stream(Box<dyn Read + Send>),
 }
@@ -52,7 +52,7 @@ impl InputLocation {
                 let file = File::open(p)
                     .map_err(|e| anyhow!("{self}: cannot open input: {}", io_reason(&e)))?;
                 Ok(if meta.is_file() {
-                    RawInput::File(file)
+                    RawInput::File
                 } else {
                     RawInput::Stream(Box::new(file))
                 })

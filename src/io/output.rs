@@ -71,7 +71,8 @@ pub fn resolve_output(
     input: &InputLocation,
     default_format: Format,
 ) -> Result<(OutputTarget, bool)> {
-    let refuse = "refusing to write binary output to the terminal: redirect standard output or give -o FILE";
+    let refuse =
+        "refusing to write binary output to the terminal: redirect standard output or give -o FILE";
     let (target, announce) = match requested {
         Some("-") if io::stdout().is_terminal() => bail!("{refuse}"),
         Some("-") => (OutputTarget::Stdout, false),
@@ -203,7 +204,9 @@ impl Output {
                     let _ = std::fs::remove_file(&temp);
                 }
                 cleanup::unregister(&temp);
-                renamed.map_err(|e| anyhow!("{name}: cannot move output into place: {}", io_reason(&e)))
+                renamed.map_err(|e| {
+                    anyhow!("{name}: cannot move output into place: {}", io_reason(&e))
+                })
             }
             Some(Inner::Direct(mut w)) => w.flush().map_err(write_err),
             Some(Inner::Stdout(mut w)) => w.flush().map_err(write_err),
@@ -236,7 +239,9 @@ fn temp_beside(dest: &Path, name: &str) -> Result<Inner> {
         .map_err(|e| anyhow!("{name}: cannot keep temporary file: {e}"))?;
     cleanup::register(&temp);
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dest).map(|m| m.permissions().mode()).unwrap_or(0o644);
+    let mode = std::fs::metadata(dest)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0o644);
     let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
     Ok(Inner::Temp {
         file: BufWriter::with_capacity(1 << 20, file),
@@ -303,7 +308,10 @@ pub fn io_reason(e: &io::Error) -> String {
 }
 
 /// Writes `target` atomically (temporary file, then rename) with the bytes `produce` writes.
-pub fn write_atomically(target: &Path, produce: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+pub fn write_atomically(
+    target: &Path,
+    produce: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
     let mut out = Output::create(&OutputTarget::Path(target.to_path_buf()))?;
     produce(&mut out)?;
     out.commit()

@@ -135,7 +135,13 @@ impl CheckReport {
             .pipelines
             .iter()
             .filter(|p| p.broken > 0)
-            .map(|p| format!("{} ({})", p.name, crate::text::frame_list(p.broken, &p.broken_frames)))
+            .map(|p| {
+                format!(
+                    "{} ({})",
+                    p.name,
+                    crate::text::frame_list(p.broken, &p.broken_frames)
+                )
+            })
             .collect();
         (!bad.is_empty()).then(|| {
             format!(
@@ -296,11 +302,17 @@ pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
     let mut source = input.source(req.input.key.as_deref())?;
     let meta = source.meta().clone();
     let tolerance = if meta.width == Width::F32 { 1e-4 } else { 1e-9 };
-    let first = source.read(1, Vec::new())?.ok_or_else(|| anyhow!("{}: no frames", meta.what()))?;
+    let first = source
+        .read(1, Vec::new())?
+        .ok_or_else(|| anyhow!("{}: no frames", meta.what()))?;
     let mut frame0 = vec![0.0; meta.frame_len()];
     source
         .decoder()
-        .decode(first.frame(0, source.decoder().frame_bytes()), &mut frame0, &mut Default::default())
+        .decode(
+            first.frame(0, source.decoder().frame_bytes()),
+            &mut frame0,
+            &mut Default::default(),
+        )
         .map_err(|e| anyhow!("{}: frame 0: {e}", meta.what()))?;
     let scale = radius_of_gyration(&frame0, meta.dims).max(1.0);
     let mut rng = ChaCha8Rng::seed_from_u64(req.seed);
@@ -313,7 +325,11 @@ pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
                     scale * z
                 })
                 .collect();
-            Arc::new(RigidMotion { q, t, round_f32: meta.width == Width::F32 })
+            Arc::new(RigidMotion {
+                q,
+                t,
+                round_f32: meta.width == Width::F32,
+            })
         })
         .collect();
     let mut stages = req.stages.clone();
@@ -332,7 +348,10 @@ pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
                 pending: None,
                 motion,
             };
-            Ok(ctx.build(&spec).map_err(|e| anyhow!("pipeline {spec}: {e:#}"))?.0)
+            Ok(ctx
+                .build(&spec)
+                .map_err(|e| anyhow!("pipeline {spec}: {e:#}"))?
+                .0)
         };
         let original = build(None)?;
         let trials = motions
@@ -343,13 +362,19 @@ pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
             name: spec.to_string(),
             original,
             trials,
-            rotate_expected: spec.rotate == RotateSpec::Kabsch && !matches!(stages.reference, RefSpec::File { .. }),
+            rotate_expected: spec.rotate == RotateSpec::Kabsch
+                && !matches!(stages.reference, RefSpec::File { .. }),
             max_deviation: 0.0,
             max_relative: 0.0,
             broken: Tally::default(),
         });
     }
-    let mut compare = Compare { pipelines, motions, dims: meta.dims, tolerance };
+    let mut compare = Compare {
+        pipelines,
+        motions,
+        dims: meta.dims,
+        tolerance,
+    };
     let run = RunOptions {
         chunk_frames: req.input.chunk_frames,
         allow_nonfinite: false,

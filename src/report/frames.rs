@@ -208,7 +208,12 @@ impl Observer for FrameReporter {
     fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
         for i in 0..view.frames {
             let fact = view.facts[i];
-            self.add(view.source_index(i), view.frame(i), fact.degenerate, fact.angle_deg);
+            self.add(
+                view.source_index(i),
+                view.frame(i),
+                fact.degenerate,
+                fact.angle_deg,
+            );
         }
         Ok(())
     }
@@ -241,6 +246,28 @@ pub fn write_rmsf(path: &Path, report: &FrameReport) -> Result<()> {
     write_csv_rows(path, &rows)
 }
 
+impl Fit {
+    /// RMSD over the fit set with the fit weights, `sqrt(Σ w_i ‖a_i − b_i‖² / Σ w_i)`, of two
+    /// `N × D` frames (what MDAnalysis `rms.rmsd(weights=…)` computes).
+    pub fn rmsd(&self, a: &[f64], b: &[f64], dims: usize) -> f64 {
+        let sum: f64 = self
+            .indices
+            .iter()
+            .zip(&self.weights)
+            .map(|(&i, &w)| {
+                let (x, y) = (&a[i * dims..(i + 1) * dims], &b[i * dims..(i + 1) * dims]);
+                w * x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum::<f64>()
+            })
+            .sum();
+        (sum / self.total_weight).sqrt()
+    }
+
+    /// Weighted RMS distance of the fit points from the origin (a length scale).
+    pub fn rms(&self, a: &[f64], dims: usize) -> f64 {
+        self.rmsd(a, &vec![0.0; a.len()], dims)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,27 +296,5 @@ mod tests {
         assert_eq!(report.rows[5].rmsd_ref, 14.0);
         assert_eq!(report.median_step_rmsd, 1.0);
         assert!((report.summary.rmsf[0] - (197.5f64 / 6.0).sqrt()).abs() < 1e-12);
-    }
-}
-
-impl Fit {
-    /// RMSD over the fit set with the fit weights, `sqrt(Σ w_i ‖a_i − b_i‖² / Σ w_i)`, of two
-    /// `N × D` frames (what MDAnalysis `rms.rmsd(weights=…)` computes).
-    pub fn rmsd(&self, a: &[f64], b: &[f64], dims: usize) -> f64 {
-        let sum: f64 = self
-            .indices
-            .iter()
-            .zip(&self.weights)
-            .map(|(&i, &w)| {
-                let (x, y) = (&a[i * dims..(i + 1) * dims], &b[i * dims..(i + 1) * dims]);
-                w * x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum::<f64>()
-            })
-            .sum();
-        (sum / self.total_weight).sqrt()
-    }
-
-    /// Weighted RMS distance of the fit points from the origin (a length scale).
-    pub fn rms(&self, a: &[f64], dims: usize) -> f64 {
-        self.rmsd(a, &vec![0.0; a.len()], dims)
     }
 }

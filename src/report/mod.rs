@@ -32,6 +32,9 @@ pub fn pipelines_or(given: &[PipelineSpec], defaults: &[&str]) -> Vec<PipelineSp
     }
 }
 
+/// The pipelines a report command compares, each with its steps built for the input.
+pub type Pipelines = Vec<(PipelineSpec, Vec<Step>)>;
+
 /// Opens the input of a report command and builds each pipeline's steps (references loaded
 /// from the input as `align` would). A piped input is copied to a temporary file first (the
 /// reports read it more than once). Returns the opened input (for the passes' sources), the
@@ -41,7 +44,7 @@ pub fn open_pipelines(
     stages: &StageOptions,
     given: &[PipelineSpec],
     defaults: &[&str],
-) -> Result<(Input, TrajMeta, Vec<(PipelineSpec, Vec<Step>)>)> {
+) -> Result<(Input, TrajMeta, Pipelines)> {
     let location = input.location.clone().unwrap_or(InputLocation::Stdin);
     let mut opened = Input::open(&location, true, &std::env::temp_dir(), false)?;
     let meta = opened.source(input.key.as_deref())?.meta().clone();
@@ -58,7 +61,9 @@ pub fn open_pipelines(
     };
     let mut built = Vec::new();
     for spec in pipelines_or(given, defaults) {
-        let (steps, _) = ctx.build(&spec).map_err(|e| anyhow!("pipeline {spec}: {e:#}"))?;
+        let (steps, _) = ctx
+            .build(&spec)
+            .map_err(|e| anyhow!("pipeline {spec}: {e:#}"))?;
         built.push((spec, steps));
     }
     Ok((opened, meta, built))
@@ -83,7 +88,12 @@ pub fn radius_of_gyration(x: &[f64], dims: usize) -> f64 {
     let mut total = 0.0;
     for d in 0..dims {
         let mean = x.iter().skip(d).step_by(dims).sum::<f64>() / n;
-        total += x.iter().skip(d).step_by(dims).map(|v| (v - mean) * (v - mean)).sum::<f64>();
+        total += x
+            .iter()
+            .skip(d)
+            .step_by(dims)
+            .map(|v| (v - mean) * (v - mean))
+            .sum::<f64>();
     }
     (total / n).sqrt()
 }

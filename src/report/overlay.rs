@@ -59,7 +59,8 @@ impl Observer for Keep {
         for i in 0..view.frames {
             if (view.first + i) % self.every == 0 {
                 let f = view.frame(i);
-                self.frames.push(f.chunks_exact(self.dims).map(|p| (p[0], p[1])).collect());
+                self.frames
+                    .push(f.chunks_exact(self.dims).map(|p| (p[0], p[1])).collect());
             }
         }
         Ok(())
@@ -100,7 +101,10 @@ impl Figure for Overlay {
             for (frame, &index) in data.iter().zip(&self.frames) {
                 let colour = viridis(index as f64 / last).mix(0.55);
                 chart
-                    .draw_series(LineSeries::new(frame.iter().copied(), colour.stroke_width(1)))
+                    .draw_series(LineSeries::new(
+                        frame.iter().copied(),
+                        colour.stroke_width(1),
+                    ))
                     .map_err(draw_err)?;
             }
         }
@@ -112,7 +116,8 @@ impl Figure for Overlay {
 /// per pipeline, each keeping only the drawn frames.
 pub fn run_plot(req: &PlotRequest) -> Result<()> {
     super::plot::ImageFormat::of(&req.output, "-o")?;
-    let (mut input, meta, pipelines) = open_pipelines(&req.input, &req.stages, &req.pipelines, &DEFAULT_PIPELINES)?;
+    let (mut input, meta, pipelines) =
+        open_pipelines(&req.input, &req.stages, &req.pipelines, &DEFAULT_PIPELINES)?;
     let (_, total) = req.input.frames.resolve(meta.frames);
     let every = req.every.unwrap_or((total / 128).max(1)).max(1);
     let frames: Vec<usize> = (0..total).step_by(every).collect();
@@ -128,18 +133,37 @@ pub fn run_plot(req: &PlotRequest) -> Result<()> {
         progress: None,
     };
     let mut panels = Vec::new();
-    let names = std::iter::once(None).chain(pipelines_or(&req.pipelines, &DEFAULT_PIPELINES).into_iter().map(Some));
+    let names = std::iter::once(None).chain(
+        pipelines_or(&req.pipelines, &DEFAULT_PIPELINES)
+            .into_iter()
+            .map(Some),
+    );
     let mut steps_of = std::iter::once(Vec::new()).chain(pipelines.into_iter().map(|(_, s)| s));
     for name in names {
         let mut steps = steps_of.next().unwrap_or_default();
         let source = input.source(req.input.key.as_deref())?;
-        let mut keep = Keep { every, dims: meta.dims, frames: Vec::new() };
+        let mut keep = Keep {
+            every,
+            dims: meta.dims,
+            frames: Vec::new(),
+        };
         engine::run(source, &mut steps, None, &mut [&mut keep], &run)?;
         let title = match name {
             None => format!("raw input{suffix}"),
             Some(spec) => format!("{spec}{suffix}"),
         };
-        panels.push(Panel { title, frames: keep.frames });
+        panels.push(Panel {
+            title,
+            frames: keep.frames,
+        });
     }
-    render(&req.output, (req.width, req.height), &Overlay { panels, frames, total })
+    render(
+        &req.output,
+        (req.width, req.height),
+        &Overlay {
+            panels,
+            frames,
+            total,
+        },
+    )
 }

@@ -174,7 +174,8 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
     let mut stages = req.stages.clone();
     // Frames are aligned one at a time: continuous signs have no previous frame.
     stages.sign = SignRule::Skew;
-    let (mut input, meta, pipelines) = open_pipelines(&req.input, &stages, &req.pipelines, &DEFAULT_PIPELINES)?;
+    let (mut input, meta, pipelines) =
+        open_pipelines(&req.input, &stages, &req.pipelines, &DEFAULT_PIPELINES)?;
     let source = input.source(req.input.key.as_deref())?;
     let (start, count) = req.input.frames.resolve(meta.frames);
     let frames: Vec<usize> = sample_frames(count, req.frames)
@@ -279,7 +280,10 @@ impl Acc {
     }
 
     fn merge(mut self, b: Acc) -> Acc {
-        self.sweep.iter_mut().zip(&b.sweep).for_each(|(x, y)| *x += y);
+        self.sweep
+            .iter_mut()
+            .zip(&b.sweep)
+            .for_each(|(x, y)| *x += y);
         self.s.iter_mut().zip(&b.s).for_each(|(x, y)| *x += y);
         self.kept.iter_mut().zip(&b.kept).for_each(|(x, y)| *x += y);
         self.degenerate += b.degenerate;
@@ -289,7 +293,16 @@ impl Acc {
 
     /// Nudges every point of one frame at every δ and accumulates the displacements.
     #[allow(clippy::too_many_arguments)]
-    fn measure_frame(&mut self, steps: &[Step], f: usize, frame: &[f64], deltas: &[f64], dims: usize, dir: Direction, seed: u64) {
+    fn measure_frame(
+        &mut self,
+        steps: &[Step],
+        f: usize,
+        frame: &[f64],
+        deltas: &[f64],
+        dims: usize,
+        dir: Direction,
+        seed: u64,
+    ) {
         let n = self.kept.len();
         let nsteps = deltas.len();
         let mut aligned = frame.to_vec();
@@ -301,19 +314,36 @@ impl Acc {
             let u = direction_vector(dir, dims, seed, f, k);
             for (s, &delta) in deltas.iter().enumerate().skip(1) {
                 work.copy_from_slice(frame);
-                work[k * dims..(k + 1) * dims].iter_mut().zip(&u).for_each(|(x, u)| *x += delta * u);
+                work[k * dims..(k + 1) * dims]
+                    .iter_mut()
+                    .zip(&u)
+                    .for_each(|(x, u)| *x += delta * u);
                 self.degenerate += align_one(steps, &mut work).degenerate as usize;
                 for (j, dj) in d.iter_mut().enumerate() {
-                    let (a, b) = (&work[j * dims..(j + 1) * dims], &aligned[j * dims..(j + 1) * dims]);
-                    *dj = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt();
+                    let (a, b) = (
+                        &work[j * dims..(j + 1) * dims],
+                        &aligned[j * dims..(j + 1) * dims],
+                    );
+                    *dj = a
+                        .iter()
+                        .zip(b)
+                        .map(|(x, y)| (x - y) * (x - y))
+                        .sum::<f64>()
+                        .sqrt();
                 }
                 let base = (k * nsteps + s) * n;
-                self.sweep[base..base + n].iter_mut().zip(&d).for_each(|(a, x)| *a += x);
+                self.sweep[base..base + n]
+                    .iter_mut()
+                    .zip(&d)
+                    .for_each(|(a, x)| *a += x);
                 if s == 1 {
                     if super::frames::rmsd(&work, &aligned, dims) > jump_at {
                         self.jumps.push((f, k));
                     } else {
-                        self.s[k * n..(k + 1) * n].iter_mut().zip(&d).for_each(|(a, x)| *a += x / delta);
+                        self.s[k * n..(k + 1) * n]
+                            .iter_mut()
+                            .zip(&d)
+                            .for_each(|(a, x)| *a += x / delta);
                         self.kept[k] += 1;
                     }
                 }
@@ -325,10 +355,22 @@ impl Acc {
     fn finish(self, name: String, count: usize, n: usize, steps: usize) -> PipelineSensitivity {
         let count = count.max(1) as f64;
         let sweep = (0..n)
-            .map(|k| (0..steps).map(|s| (0..n).map(|j| self.sweep[(k * steps + s) * n + j] / count).collect()).collect())
+            .map(|k| {
+                (0..steps)
+                    .map(|s| {
+                        (0..n)
+                            .map(|j| self.sweep[(k * steps + s) * n + j] / count)
+                            .collect()
+                    })
+                    .collect()
+            })
             .collect();
         let matrix: Vec<Vec<f64>> = (0..n)
-            .map(|k| (0..n).map(|j| self.s[k * n + j] / self.kept[k].max(1) as f64).collect())
+            .map(|k| {
+                (0..n)
+                    .map(|j| self.s[k * n + j] / self.kept[k].max(1) as f64)
+                    .collect()
+            })
             .collect();
         let mut jumps = self.jumps;
         jumps.sort_unstable();
@@ -477,7 +519,11 @@ pub fn plot(path: &std::path::Path, report: &SensitivityReport) -> Result<()> {
         .map(|r| (r.name.as_str(), r.matrix.as_slice()))
         .collect();
     let n = report.pipelines.len() as u32;
-    super::plot::render(path, (480 * n + 110, 500), &super::plot::Heatmaps { panels })
+    super::plot::render(
+        path,
+        (480 * n + 110, 500),
+        &super::plot::Heatmaps { panels },
+    )
 }
 
 /// Writes `--csv DIR`: `DIR/<pipeline>.csv` holding S, one per pipeline (created if needed).

@@ -3,7 +3,7 @@
 
 use super::center::robust_centroid;
 use super::{FrameFacts, Reference, Stage};
-use crate::kernels::moments::{centroid_and_cross, cross_covariance_about, is_off_center};
+use crate::kernels::moments::{cross_covariance_about, is_off_center};
 use crate::kernels::rotation::{kabsch_rotation, pad3, rotation_angle_deg};
 use crate::kernels::transform::transform;
 use crate::kernels::{
@@ -15,16 +15,14 @@ use std::sync::Arc;
 
 /// The proper rotation minimising `Σ_{i∈fit} w_i ‖R x_i − y_i‖²` onto the reference `y`,
 /// applied about the origin (`COM = false`: the frame should already be centred) or about the
-/// frame's fit-set centroid (`COM = true`, the fused `com+kabsch`: `x ← R (x − c)`, two passes:
-/// centroid and covariance together, then the transform). With `to_ref_center` the reference's
+/// frame's fit-set centroid (`COM = true`, the fused `com+kabsch`: `x ← R (x − c)`: centroid,
+/// covariance about it, transform). With `to_ref_center` the reference's
 /// original centre is added after rotating. Degenerate frames (H of rank < D − 1, …) use the
 /// identity.
 pub(crate) struct Kabsch<D: Dimension, const COM: bool> {
     dim: D,
     fit: Arc<Fit>,
     reference: Arc<Reference>,
-    /// `Σ_{i∈fit} w_i y_i` (≈ 0): exact correction for the one-pass covariance.
-    ref_sum: Vec<f64>,
     /// The reference divided by a power of two near its largest magnitude (overflow path).
     ref_scaled: Vec<f64>,
     /// Added after rotating: the reference centre or 0.
@@ -45,12 +43,6 @@ where
         check_centred: bool,
     ) -> Self {
         let d = dim.value();
-        let mut ref_sum = vec![0.0; d];
-        for (&i, &w) in fit.indices.iter().zip(&fit.weights) {
-            for (s, y) in ref_sum.iter_mut().zip(&reference.coords[i * d..i * d + d]) {
-                *s += w * y;
-            }
-        }
         let m = max_abs(&reference.coords);
         let inv = if m > 0.0 { 1.0 / pow2_scale(m) } else { 1.0 };
         let ref_scaled = reference.coords.iter().map(|y| y * inv).collect();
@@ -63,7 +55,6 @@ where
             dim,
             fit,
             reference,
-            ref_sum,
             ref_scaled,
             after,
             check_centred,
@@ -75,8 +66,12 @@ where
     fn moments(&self, frame: &[f64]) -> (Vector<D>, Mat<D>) {
         let dim = self.dim;
         if COM {
-            let ref_sum = Vector::<D>::from_row_slice_generic(dim, Const::<1>, &self.ref_sum);
-            centroid_and_cross(dim, frame, &self.reference.coords, &self.fit, &ref_sum)
+            // The same centroid and the same `x − c` as `com` followed by `kabsch`, so the
+            // fused stage gives the same bytes as the two stages in a row (SPEC §2: a pipe of
+            // `center --com` into `rotate --kabsch` equals `align`).
+            let c = robust_centroid(dim, frame, &self.fit);
+            let h = cross_covariance_about(dim, frame, &self.reference.coords, &self.fit, &c);
+            (c, h)
         } else {
             let zero = zero_vec(dim);
             let h = cross_covariance_about(dim, frame, &self.reference.coords, &self.fit, &zero);

@@ -34,7 +34,8 @@ pub struct FrameFacts {
     /// D > 3 or centering-only pipelines).
     pub rotation: Option<[[f64; 3]; 3]>,
     /// Some output coordinate is ±∞ because the true result exceeds `f64::MAX` (finite input
-    /// within a factor 2 of `f64::MAX`); never NaN. The caller should report the frame.
+    /// within a factor 2 of `f64::MAX`); never NaN. The caller should report the frame and
+    /// apply no further step to it (stages expect finite input).
     pub nonfinite_output: bool,
 }
 
@@ -135,7 +136,8 @@ pub struct StagePlan {
     pub points: usize,
     /// Coordinates per point (≥ 2).
     pub dims: usize,
-    /// Compute `off_center` in rotation stages.
+    /// Compute `off_center` in rotation stages (fused `com+…` stages are centred by
+    /// construction and never report it).
     pub check_centred: bool,
 }
 

@@ -264,7 +264,11 @@ where
             Some(p) => p.copy_from_slice(frame),
             None => self.prev_output = Some(frame.to_vec()),
         }
-        self.prev_rotation = Some(r.transpose().as_slice().to_vec());
+        let rows = r.transpose();
+        match &mut self.prev_rotation {
+            Some(p) => p.copy_from_slice(rows.as_slice()),
+            None => self.prev_rotation = Some(rows.as_slice().to_vec()),
+        }
         facts(&r, degenerate, off, finite)
     }
 

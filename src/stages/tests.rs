@@ -636,11 +636,12 @@ fn timing_pieces() {
     let t = std::time::Instant::now();
     let mut acc = 0.0;
     for _ in 0..frames {
-        let (c, h) = moments::centroid_and_cross(Const::<3>, &base, &y, &fit, &rs);
+        let c = moments::centroid(Const::<3>, &base, &fit);
+        let h = moments::cross_covariance_about(Const::<3>, &base, &y, &fit, &c);
         acc += c[0] + h[(0, 0)];
     }
     println!(
-        "one pass {:.0} ns {acc}",
+        "centroid + covariance {:.0} ns {acc}",
         t.elapsed().as_nanos() as f64 / frames as f64
     );
     let h = moments::cross_covariance_about(Const::<3>, &base, &y, &fit, &rs);
@@ -663,6 +664,21 @@ fn timing_pieces() {
         t.elapsed().as_nanos() as f64 / frames as f64,
         f[0]
     );
+    let yc = ts::centroid(&y, 3, &fit.indices, &fit.weights);
+    let y = ts::shift(&y, 3, &yc);
+    for rotate in [
+        kabsch_plan(y.clone(), yc, true),
+        RotateKind::Principal(SignRule::Skew),
+    ] {
+        let mut s = steps(CenterKind::Com, rotate, &fit, n, 3);
+        let t = std::time::Instant::now();
+        for _ in 0..frames {
+            f.copy_from_slice(&base);
+            run(&mut s, &mut f);
+        }
+        let el = t.elapsed().as_nanos() as f64 / frames as f64;
+        println!("stage {el:.0} ns {}", f[0]);
+    }
 }
 
 /// The previous implementation's fixed-size kernels (centroid, covariance), for comparison.
@@ -695,9 +711,41 @@ fn timing_old_kernels() {
         }
         h
     }
+    #[allow(clippy::needless_range_loop)]
+    fn old_transform<const D: usize>(frame: &mut [f64], r: &[[f64; D]; D], before: &[f64; D]) {
+        for x in frame.chunks_exact_mut(D) {
+            let mut d = [0.0; D];
+            for k in 0..D {
+                d[k] = x[k] - before[k];
+            }
+            for a in 0..D {
+                let mut v = 0.0;
+                for b in 0..D {
+                    v += r[a][b] * d[b];
+                }
+                x[a] = v;
+            }
+        }
+    }
     let (n, frames) = (1000, 5000);
     let mut rng = ts::rng(98);
     let y = ts::random_frame(&mut rng, n, 3, 0.0);
+    let mut f = ts::random_frame(&mut rng, n, 3, 3.0);
+    let r = [[0.6, -0.8, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 1.0]];
+    let t = std::time::Instant::now();
+    for _ in 0..frames {
+        old_transform::<3>(std::hint::black_box(&mut f), &r, &[0.0; 3]);
+    }
+    let el = t.elapsed().as_nanos() as f64 / frames as f64;
+    println!("old transform {el:.0} ns {}", f[0]);
+    let rm = nalgebra::Matrix3::new(0.6, -0.8, 0.0, 0.8, 0.6, 0.0, 0.0, 0.0, 1.0);
+    let z = nalgebra::Vector3::zeros();
+    let t = std::time::Instant::now();
+    for _ in 0..frames {
+        crate::kernels::transform::transform(Const::<3>, std::hint::black_box(&mut f), &rm, &z, &z);
+    }
+    let el = t.elapsed().as_nanos() as f64 / frames as f64;
+    println!("new transform {el:.0} ns {}", f[0]);
     let base = ts::random_frame(&mut rng, n, 3, 3.0);
     let t = std::time::Instant::now();
     let mut acc = 0.0;
@@ -709,4 +757,210 @@ fn timing_old_kernels() {
         "old two passes {:.0} ns {acc}",
         t.elapsed().as_nanos() as f64 / frames as f64
     );
+}
+
+#[test]
+fn references_are_centred_like_the_frames() {
+    let mut rng = ts::rng(15);
+    let (n, d) = (10, 3);
+    let fit = subset_fit(&mut rng, n);
+    let raw = ts::random_frame(&mut rng, n, d, 7.0);
+    let c = ts::centroid(&raw, d, &fit.indices, &fit.weights);
+    let com = center_reference(raw.clone(), d, &CenterKind::Com, &fit, false, "r".into());
+    assert!(ts::max_diff(&com.center, &c) < 1e-12 * 7.0 * d as f64);
+    assert!(ts::max_diff(&com.coords, &ts::shift(&raw, d, &c)) < 1e-12 * scale(&raw));
+    let none = center_reference(raw.clone(), d, &CenterKind::None, &fit, true, "r".into());
+    assert_eq!(none.coords, com.coords);
+    let kept = center_reference(raw.clone(), d, &CenterKind::None, &fit, false, "r".into());
+    assert_eq!((kept.coords, kept.center), (raw.clone(), vec![0.0; d]));
+    let p = center_reference(
+        raw.clone(),
+        d,
+        &CenterKind::Point(2),
+        &fit,
+        false,
+        "r".into(),
+    );
+    assert_eq!(p.center, raw[6..9].to_vec());
+    assert_eq!(&p.coords[6..9], &[0.0; 3]);
+    let huge: Vec<f64> = raw.iter().map(|v| v * 1e306).collect();
+    let h = center_reference(huge, d, &CenterKind::Com, &fit, false, "r".into());
+    assert!(h.coords.iter().chain(&h.center).all(|v| v.is_finite()));
+}
+
+#[test]
+fn fresh_continuous_stage_forgets_history() {
+    let mut rng = ts::rng(16);
+    let (n, d) = (12, 3);
+    let fit = Fit::all(n);
+    let mut s = steps(
+        CenterKind::None,
+        RotateKind::Principal(SignRule::Continuous),
+        &fit,
+        n,
+        d,
+    );
+    let Step::Ordered(stage) = &mut s[0] else {
+        panic!("continuous principal is ordered")
+    };
+    let frame = ts::random_frame(&mut rng, n, d, 0.0);
+    let (mut a, mut b) = (frame.clone(), vec![1.0; n * d]);
+    stage.apply(&mut a);
+    let degenerate = stage.apply(&mut b);
+    let mut fresh = stage.fresh();
+    let mut c = vec![1.0; n * d];
+    let f = fresh.apply(&mut c);
+    assert!(degenerate.degenerate && f.degenerate);
+    assert_eq!(f.angle_deg, 0.0);
+    assert_eq!(c, vec![1.0; n * d]);
+    // A fresh stage on frame 0 gives what the skew rule gives.
+    let mut skew = frame.clone();
+    run(
+        &mut steps(
+            CenterKind::None,
+            RotateKind::Principal(SignRule::Skew),
+            &fit,
+            n,
+            d,
+        ),
+        &mut skew,
+    );
+    let mut again = frame.clone();
+    stage.fresh().apply(&mut again);
+    assert_eq!(skew, again);
+}
+
+#[test]
+fn no_heap_allocation_per_frame_in_2d_and_3d() {
+    let mut rng = ts::rng(17);
+    for d in [2, 3] {
+        let n = 50;
+        for fit in [Fit::all(n), subset_fit(&mut rng, n)] {
+            let yraw = ts::random_frame(&mut rng, n, d, 0.0);
+            let y = ts::shift(
+                &yraw,
+                d,
+                &ts::centroid(&yraw, d, &fit.indices, &fit.weights),
+            );
+            let frames: Vec<Vec<f64>> = (0..4)
+                .map(|_| ts::random_frame(&mut rng, n, d, 2.0))
+                .collect();
+            for (center, rotate) in all_pipelines(&y, n, d) {
+                let mut s = steps(center.clone(), rotate.clone(), &fit, n, d);
+                let mut f = frames[0].clone();
+                run(&mut s, &mut f); // the continuous stage keeps its first frame
+                let before = ts::allocations();
+                for frame in &frames[1..] {
+                    f.copy_from_slice(frame);
+                    run(&mut s, &mut f);
+                }
+                let made = ts::allocations() - before;
+                assert_eq!(made, 0, "{center:?} {rotate:?} d = {d}");
+            }
+        }
+    }
+    // The counter works: Dyn (here 4-D) kernels may and do allocate.
+    let fit = Fit::all(10);
+    let mut s = steps(
+        CenterKind::Com,
+        RotateKind::Principal(SignRule::Skew),
+        &fit,
+        10,
+        4,
+    );
+    let mut f = ts::random_frame(&mut rng, 10, 4, 1.0);
+    let before = ts::allocations();
+    run(&mut s, &mut f);
+    assert!(ts::allocations() > before);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A frame of `n × d` values `m · 10^e` with `m` in ±[0, 10) and `e` in `exps`.
+    fn frame(n: usize, d: usize, exps: std::ops::Range<i32>) -> impl Strategy<Value = Vec<f64>> {
+        proptest::collection::vec((-10.0f64..10.0, exps), n * d)
+            .prop_map(|v| v.into_iter().map(|(m, e)| m * 10f64.powi(e)).collect())
+    }
+
+    fn case() -> impl Strategy<Value = (usize, usize, Vec<f64>, Vec<f64>)> {
+        (2usize..6, 1usize..12, -300i32..290, 1i32..12).prop_flat_map(|(d, n, lo, span)| {
+            let exps = lo..lo + span;
+            (
+                Just(d),
+                Just(n),
+                frame(n, d, exps.clone()),
+                frame(n, d, exps),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Finite frames of any magnitude mix give finite output and proper rotations through
+        /// every pipeline.
+        #[test]
+        fn finite_in_finite_out((d, n, x, yraw) in case()) {
+            let fit = Fit::all(n);
+            let y = center_reference(yraw, d, &CenterKind::Com, &fit, false, "p".into()).coords;
+            for (center, rotate) in all_pipelines_any(&y, n, d) {
+                let mut out = x.clone();
+                let f = run(&mut steps(center.clone(), rotate.clone(), &fit, n, d), &mut out);
+                prop_assert!(out.iter().all(|v| v.is_finite()), "{:?} {:?}", center, rotate);
+                prop_assert!(!f.nonfinite_output);
+                if let Some(r) = f.rotation {
+                    let m = nalgebra::Matrix3::from_fn(|a, b| r[a][b]);
+                    prop_assert!((m.determinant() - 1.0).abs() < 1e-9);
+                    prop_assert!((m * m.transpose() - nalgebra::Matrix3::identity()).amax() < 1e-9);
+                }
+            }
+        }
+
+        /// Fused COM stages equal COM then the rotation, for any well-scaled frame.
+        #[test]
+        fn fused_equals_unfused((d, n, x, yraw) in case().prop_filter("scale", |c| c.1 > c.0)) {
+            let fit = Fit::all(n);
+            let x: Vec<f64> = x.iter().map(|v| v / crate::kernels::max_abs(&x).max(1e-300)).collect();
+            let y = center_reference(yraw, d, &CenterKind::Com, &fit, false, "p".into()).coords;
+            for rotate in [RotateKind::Principal(SignRule::Skew), kabsch_plan(y, vec![0.0; d], false)] {
+                let (mut a, mut b) = (x.clone(), x.clone());
+                let fa = run(&mut steps(CenterKind::Com, rotate.clone(), &fit, n, d), &mut a);
+                let mut two = match d {
+                    2 => unfused(Const::<2>, &fit, &rotate),
+                    3 => unfused(Const::<3>, &fit, &rotate),
+                    _ => unfused(Dyn(d), &fit, &rotate),
+                };
+                let fb = run(&mut two, &mut b);
+                // Nearly degenerate frames may fall either side of the tolerance.
+                if !fa.degenerate && !fb.degenerate && fa.angle_deg.is_finite() {
+                    prop_assert!(ts::max_diff(&a, &b) < 1e-9, "{:?}", rotate);
+                }
+            }
+        }
+    }
+
+    /// [`all_pipelines`] without its `n > d` requirement (point-vector only when possible).
+    fn all_pipelines_any(y: &[f64], n: usize, d: usize) -> Vec<(CenterKind, RotateKind)> {
+        let mut v = vec![
+            (CenterKind::Com, RotateKind::None),
+            (CenterKind::Point(0), RotateKind::None),
+            (CenterKind::None, RotateKind::Principal(SignRule::Skew)),
+            (CenterKind::Com, RotateKind::Principal(SignRule::Skew)),
+            (CenterKind::Com, RotateKind::Principal(SignRule::Continuous)),
+            (
+                CenterKind::None,
+                kabsch_plan(y.to_vec(), vec![0.0; d], false),
+            ),
+            (CenterKind::Com, kabsch_plan(y.to_vec(), vec![0.0; d], true)),
+        ];
+        if n >= d {
+            v.push((
+                CenterKind::Point(0),
+                RotateKind::PointVector((0..d).collect()),
+            ));
+        }
+        v
+    }
 }
