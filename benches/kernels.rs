@@ -1,25 +1,18 @@
-//! Criterion benches of the alignment stages through the public `Pipeline` API, on frames
-//! generated here (no file I/O: these figures are bounded by compute and memory bandwidth).
+//! Criterion benches of the engine without file I/O: an in-memory float32 trajectory goes
+//! through `engine::run` exactly as a file does in the CLI (decode, stages, encode per frame
+//! on rayon tasks, reader and writer threads), into an in-memory output. These figures are
+//! bounded by compute and memory bandwidth; `bench/run.sh` times whole processes on files.
 //!
-//! Throughput is reported two ways:
-//! - group `gbps`: `Throughput::Bytes` of the equivalent **f32** input (frames × points × D × 4
-//!   bytes), so criterion prints GB/s comparable to the file sizes of `bench/run.sh`; each
-//!   stage with 1 thread and with the default pool (all cores), the 2-thread speed-up being
-//!   the ratio of the two;
-//! - group `frames`: `Throughput::Elements(frames)`, so criterion prints frames/s (Kelem/s),
-//!   default pool only.
-//!
-//! The stages are built the way `aligntraj align` builds them: `com+kabsch` and
-//! `com+principal` are the fused single stages (`with_com_centering`).
+//! Throughput is `Throughput::Bytes` of the f32 input, so criterion prints GB/s comparable to
+//! file sizes; each pipeline with 1 thread and with all cores.
 //!
 //! Run with `cargo bench --bench kernels` (about two minutes), or `-- --quick` for a smoke test.
 
-use aligntraj::center::{CenterCom, CenterPoint};
-use aligntraj::fit::FitSet;
-use aligntraj::pipeline::Pipeline;
-use aligntraj::rotate::{Kabsch, PointVector, Principal, Reference};
-use aligntraj::stage::Stage;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use aligntraj::engine::{self, RunOptions};
+use aligntraj::formats::memory::{MemorySink, MemorySource};
+use aligntraj::formats::npy::Dtype;
+use aligntraj::stages::{self, CenterKind, Fit, RotateKind, SignRule, StagePlan};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ndarray::{s, Array2, Array3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -27,7 +20,7 @@ use rand_distr::{Distribution, Normal, StandardNormal};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Frames per measured chunk (one `Pipeline::process` call).
+/// Frames per measured run.
 const FRAMES: usize = 256;
 /// Points per frame.
 const POINTS: usize = 1000;
@@ -86,29 +79,45 @@ fn random_rotation(rng: &mut ChaCha8Rng, dims: usize) -> [[f64; 3]; 3] {
     ]
 }
 
-/// The stages of one named pipeline for `data` (Kabsch: reference = frame 0, COM-centred).
-fn build(name: &str, data: &Array3<f64>) -> Pipeline {
+/// The stage plan of one named pipeline for `data` (Kabsch: reference = frame 0, COM-centred).
+fn plan(name: &str, data: &Array3<f64>) -> StagePlan {
     let (points, dims) = (data.shape()[1], data.shape()[2]);
-    let fit = Arc::new(FitSet::all(points));
-    let stages: Vec<Box<dyn Stage>> = match name {
-        "com" => vec![Box::new(CenterCom::new(fit))],
-        "com+principal" => vec![Box::new(Principal::with_com_centering(fit))],
+    let fit = Fit::all(points);
+    let (center, rotate) = match name {
+        "com" => (CenterKind::Com, RotateKind::None),
+        "com+principal" => (CenterKind::Com, RotateKind::Principal(SignRule::Skew)),
         "com+kabsch" => {
-            let com = CenterCom::new(fit.clone());
-            let raw = data.slice(s![0, .., ..]).to_owned();
-            let reference = Arc::new(Reference::from_frame(raw, Some(&com), "frame 0".into()));
-            vec![Box::new(Kabsch::with_com_centering(fit, reference, false))]
+            let raw = data.slice(s![0, .., ..]).iter().copied().collect();
+            let reference = stages::center_reference(
+                raw,
+                dims,
+                &CenterKind::Com,
+                &fit,
+                false,
+                "frame 0".into(),
+            );
+            (
+                CenterKind::Com,
+                RotateKind::Kabsch {
+                    reference: Arc::new(reference),
+                    to_ref_center: false,
+                },
+            )
         }
-        "point0+point-vector" => vec![
-            Box::new(CenterPoint::new(0)),
-            Box::new(
-                PointVector::try_new(PointVector::default_points(dims), points, dims, fit)
-                    .expect("valid point-vector anchors"),
-            ),
-        ],
+        "point0+point-vector" => (
+            CenterKind::Point(0),
+            RotateKind::PointVector((0..dims).collect()),
+        ),
         _ => unreachable!("unknown pipeline {name}"),
     };
-    Pipeline::new(stages)
+    StagePlan {
+        center,
+        rotate,
+        fit,
+        points,
+        dims,
+        check_centred: false,
+    }
 }
 
 /// The benched cases: (label, pipeline, dims).
@@ -127,93 +136,37 @@ fn pool(threads: usize) -> rayon::ThreadPool {
         .expect("thread pool")
 }
 
-/// Runs `pipeline.process` on a fresh copy of `data` inside `pool` (the copy is not timed).
-fn bench_case(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    id: String,
-    pipeline: &mut Pipeline,
-    data: &Array3<f64>,
-    pool: &rayon::ThreadPool,
-) {
-    group.bench_function(id, |b| {
-        b.iter_batched_ref(
-            || data.clone(),
-            |chunk| pool.install(|| pipeline.process(chunk)),
-            BatchSize::LargeInput,
-        )
-    });
-}
-
-fn stages(c: &mut Criterion) {
-    let all = rayon::current_num_threads();
+fn engine_f32(c: &mut Criterion) {
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pools = [(1, pool(1)), (all, pool(all))];
-    let data3 = trajectory(FRAMES, POINTS, 3);
-    let data2 = trajectory(FRAMES, POINTS, 2);
-
-    // GB/s of the equivalent f32 input, 1 thread and all threads.
-    let mut group = c.benchmark_group("gbps");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20);
-    for (label, name, dims) in CASES {
-        let data = if dims == 3 { &data3 } else { &data2 };
-        let mut pipeline = build(name, data);
-        group.throughput(Throughput::Bytes((FRAMES * POINTS * dims * 4) as u64));
-        for (threads, pool) in &pools {
-            let id = format!("{label}/threads={threads}");
-            bench_case(&mut group, id, &mut pipeline, data, pool);
-        }
-    }
-    group.finish();
-
-    // Frames/s, all threads.
-    let mut group = c.benchmark_group("frames");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .throughput(Throughput::Elements(FRAMES as u64));
-    for (label, name, dims) in CASES {
-        let data = if dims == 3 { &data3 } else { &data2 };
-        let mut pipeline = build(name, data);
-        let id = format!("{label}/threads={all}");
-        bench_case(&mut group, id, &mut pipeline, data, &pools[1].1);
-    }
-    group.finish();
-}
-
-/// The path the CLI takes: stored f32 bytes in, aligned f32 bytes out, each frame decoded,
-/// aligned and encoded on one rayon task (`Pipeline::process_raw`). GB/s of f32 input.
-fn raw_f32(c: &mut Criterion) {
-    let all = rayon::current_num_threads();
-    let pools = [(1, pool(1)), (all, pool(all))];
-    let mut group = c.benchmark_group("raw_f32");
+    let mut group = c.benchmark_group("engine_f32");
     group
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1))
         .sample_size(20);
     for (label, name, dims) in CASES {
         let data = trajectory(FRAMES, POINTS, dims);
-        let pipeline = build(name, &data);
-        let mut bytes = Vec::new();
-        aligntraj::io::Dtype::F32.encode_into(data.as_slice().expect("contiguous"), &mut bytes);
-        let mut out = Vec::new();
+        let mut bytes = vec![0u8; data.len() * 4];
+        Dtype::F32.encode(data.as_slice().expect("contiguous"), &mut bytes);
+        let mut out = vec![0u8; bytes.len()];
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         for (threads, pool) in &pools {
             group.bench_function(format!("{label}/threads={threads}"), |b| {
                 b.iter(|| {
                     pool.install(|| {
-                        pipeline
-                            .process_raw(
-                                &bytes,
-                                &mut out,
-                                aligntraj::io::Dtype::F32,
-                                POINTS,
-                                dims,
-                                true,
-                            )
-                            .expect("finite")
+                        let mut steps = stages::build_steps(plan(name, &data)).expect("valid plan");
+                        let source =
+                            MemorySource::new(&bytes, Dtype::F32, [FRAMES, POINTS, dims], "bench")
+                                .expect("sized");
+                        let sink = MemorySink::new(&mut out, Dtype::F32, POINTS, dims);
+                        engine::run(
+                            Box::new(source),
+                            &mut steps,
+                            Some(Box::new(sink)),
+                            &mut [],
+                            &RunOptions::default(),
+                        )
+                        .expect("aligned")
                     })
                 })
             });
@@ -226,6 +179,6 @@ criterion_group! {
     name = benches;
     // No HTML plots: criterion's plotting needs a system font, which this project does not require.
     config = Criterion::default().without_plots();
-    targets = stages, raw_f32
+    targets = engine_f32
 }
 criterion_main!(benches);

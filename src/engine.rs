@@ -185,13 +185,17 @@ impl Compute<'_, '_> {
         self.range_start + run_index * self.range_step
     }
 
-    /// Decodes, checks and runs the leading parallel steps on every frame of `raw`.
+    /// Decodes, checks and runs the leading parallel steps on every frame of `raw`; with
+    /// `fused` (a fixed-size encoder and the chunk's output bytes) each frame is also encoded
+    /// on the same task, while it is still in cache. The functions called per frame are the
+    /// same either way, so the bytes are too.
     fn decode_phase(
         &self,
         raw: &RawChunk<'_>,
         first: usize,
         work: &mut Work,
         n_par: usize,
+        fused: Option<(&dyn FrameEncoder, &mut [u8])>,
     ) -> Result<()> {
         let len = self.meta.frame_len();
         let dims = self.meta.dims;
@@ -205,34 +209,65 @@ impl Compute<'_, '_> {
             })
             .collect();
         let (decoder, allow_nonfinite) = (&*self.decoder, self.allow_nonfinite);
-        work.coords
+        let frame = |i: usize,
+                     coords: &mut [f64],
+                     fact: &mut FrameFacts,
+                     info: &mut FrameInfo,
+                     bad: &mut bool|
+         -> Result<(), String> {
+            *fact = FrameFacts::default();
+            *info = FrameInfo::default();
+            decoder.decode(raw.frame(i, fixed), coords, info)?;
+            // A branch-free pass (vectorised); the bad point is only searched for when there is one.
+            *bad = !coords.iter().fold(true, |ok, v| ok & v.is_finite());
+            if *bad && !allow_nonfinite {
+                let at = coords.iter().position(|v| !v.is_finite()).unwrap_or(0);
+                return Err(format!("point {} has a NaN or Inf coordinate (pass --allow-nonfinite to pass such frames through unchanged)", at / dims));
+            }
+            if !*bad {
+                for stage in &steps {
+                    fact.merge(stage.apply(coords));
+                }
+            }
+            Ok(())
+        };
+        let n = work.facts.len().max(1);
+        let frames = work
+            .coords
             .par_chunks_exact_mut(len)
             .zip(work.facts.par_iter_mut())
             .zip(work.info.par_iter_mut())
-            .zip(work.nonfinite.par_iter_mut())
-            .enumerate()
-            .with_min_len(4)
-            .for_each(|(i, (((coords, fact), info), bad))| {
-                *fact = FrameFacts::default();
-                *info = FrameInfo::default();
-                if let Err(e) = decoder.decode(raw.frame(i, fixed), coords, info) {
-                    errors.set(i, e);
-                    return;
-                }
-                *bad = match coords.iter().position(|v| !v.is_finite()) {
-                    Some(_) if allow_nonfinite => true,
-                    Some(at) => {
-                        errors.set(i, format!("point {} has a NaN or Inf coordinate (pass --allow-nonfinite to pass such frames through unchanged)", at / dims));
-                        return;
-                    }
-                    None => false,
-                };
-                if !*bad {
-                    for stage in &steps {
-                        fact.merge(stage.apply(coords));
-                    }
-                }
-            });
+            .zip(work.nonfinite.par_iter_mut());
+        match fused {
+            None => {
+                frames
+                    .enumerate()
+                    .with_min_len(4)
+                    .for_each(|(i, (((coords, fact), info), bad))| {
+                        if let Err(e) = frame(i, coords, fact, info, bad) {
+                            errors.set(i, e);
+                        }
+                    })
+            }
+            Some((encoder, out)) => {
+                let fb = out.len() / n;
+                frames
+                    .zip(out.par_chunks_exact_mut(fb.max(1)))
+                    .enumerate()
+                    .with_min_len(4)
+                    .for_each(|(i, ((((coords, fact), info), bad), dst))| {
+                        let result = frame(i, coords, fact, info, bad).and_then(|()| match encoder
+                            .encode_into(first + i, coords, info, dst)
+                        {
+                            Err(e) if !*bad => Err(e),
+                            _ => Ok(()),
+                        });
+                        if let Err(e) = result {
+                            errors.set(i, e);
+                        }
+                    });
+            }
+        }
         match errors.take() {
             Some((i, e)) => bail!(
                 "{}: frame {}: {e}",
@@ -527,20 +562,22 @@ fn process_chunk(
     work.facts.resize(n, FrameFacts::default());
     work.info.resize(n, FrameInfo::default());
     work.nonfinite.resize(n, false);
-    compute.decode_phase(raw, first, work, n_par)?;
-    compute.later_steps(work, n_par);
-    for (i, (fact, bad)) in work.facts.iter().zip(&work.nonfinite).enumerate() {
-        let index = compute.source_index(first + i);
-        if *bad {
-            summary.nonfinite.add(index);
-        }
-        if fact.degenerate {
-            summary.degenerate.add(index);
-        }
-        if fact.off_center {
-            summary.off_center.add(index);
-        }
+    // Frames that nobody needs to see between the stages and the encoder are encoded on the
+    // task that aligned them.
+    let fusable = observers.is_empty() && n_par == compute.steps.len();
+    let fixed_encoder = compute
+        .encoder
+        .clone()
+        .filter(|e| e.frame_bytes().is_some());
+    if let (true, Some(encoder)) = (fusable, fixed_encoder) {
+        out.resize(n * encoder.frame_bytes().unwrap_or(0), 0);
+        compute.decode_phase(raw, first, work, n_par, Some((&*encoder, &mut out[..])))?;
+        tally(compute, work, first, summary);
+        return Ok(());
     }
+    compute.decode_phase(raw, first, work, n_par, None)?;
+    compute.later_steps(work, n_par);
+    tally(compute, work, first, summary);
     if !observers.is_empty() {
         let view = ChunkView {
             first,
@@ -559,4 +596,20 @@ fn process_chunk(
     compute
         .encode_phase(work, first, out)
         .map_err(|e| anyhow!("{}: {e}", compute.meta.what()))
+}
+
+/// Adds the chunk's degenerate, off-centre and non-finite frames to the run's counts.
+fn tally(compute: &Compute<'_, '_>, work: &Work, first: usize, summary: &mut RunSummary) {
+    for (i, (fact, bad)) in work.facts.iter().zip(&work.nonfinite).enumerate() {
+        let index = compute.source_index(first + i);
+        if *bad {
+            summary.nonfinite.add(index);
+        }
+        if fact.degenerate {
+            summary.degenerate.add(index);
+        }
+        if fact.off_center {
+            summary.off_center.add(index);
+        }
+    }
 }

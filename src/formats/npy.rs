@@ -82,18 +82,27 @@ impl Dtype {
 
     /// Decodes `bytes` (a whole number of elements) into `out` (one value per element).
     pub fn decode(self, bytes: &[u8], out: &mut [f64]) {
-        macro_rules! dec {
-            ($t:ty, $n:expr, $from:ident) => {
-                for (o, b) in out.iter_mut().zip(bytes.chunks_exact($n)) {
-                    *o = <$t>::$from(b.try_into().unwrap_or([0; $n])) as f64;
-                }
-            };
-        }
         match (self.width, self.big_endian) {
-            (Width::F32, false) => dec!(f32, 4, from_le_bytes),
-            (Width::F32, true) => dec!(f32, 4, from_be_bytes),
-            (Width::F64, false) => dec!(f64, 8, from_le_bytes),
-            (Width::F64, true) => dec!(f64, 8, from_be_bytes),
+            (Width::F32, false) => {
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64;
+                }
+            }
+            (Width::F32, true) => {
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *o = f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64;
+                }
+            }
+            (Width::F64, false) => {
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+                    *o = f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                }
+            }
+            (Width::F64, true) => {
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+                    *o = f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                }
+            }
         }
     }
 
@@ -101,26 +110,44 @@ impl Dtype {
     /// nearest. Returns the index of the first value that is not finite in this dtype (a
     /// finite f64 beyond float32's range), if any.
     pub fn encode(self, values: &[f64], out: &mut [u8]) -> Option<usize> {
-        let mut bad = None;
-        macro_rules! enc {
-            ($n:expr, $conv:expr) => {
-                for (i, (v, o)) in values.iter().zip(out.chunks_exact_mut($n)).enumerate() {
-                    let (bytes, ok) = $conv(*v);
-                    if !ok && bad.is_none() {
-                        bad = Some(i);
-                    }
-                    o.copy_from_slice(&bytes);
-                }
-            };
-        }
-        let f32_ok = |v: f64| v.is_finite() && (v as f32).is_finite();
+        // One branch-free pass that the compiler vectorises; the first bad value is only
+        // searched for when there is one.
+        let mut ok = true;
         match (self.width, self.big_endian) {
-            (Width::F32, false) => enc!(4, |v: f64| ((v as f32).to_le_bytes(), f32_ok(v))),
-            (Width::F32, true) => enc!(4, |v: f64| ((v as f32).to_be_bytes(), f32_ok(v))),
-            (Width::F64, false) => enc!(8, |v: f64| (v.to_le_bytes(), v.is_finite())),
-            (Width::F64, true) => enc!(8, |v: f64| (v.to_be_bytes(), v.is_finite())),
+            (Width::F32, false) => {
+                for (v, o) in values.iter().zip(out.chunks_exact_mut(4)) {
+                    let f = *v as f32;
+                    ok &= f.is_finite();
+                    o.copy_from_slice(&f.to_le_bytes());
+                }
+            }
+            (Width::F32, true) => {
+                for (v, o) in values.iter().zip(out.chunks_exact_mut(4)) {
+                    let f = *v as f32;
+                    ok &= f.is_finite();
+                    o.copy_from_slice(&f.to_be_bytes());
+                }
+            }
+            (Width::F64, false) => {
+                for (v, o) in values.iter().zip(out.chunks_exact_mut(8)) {
+                    ok &= v.is_finite();
+                    o.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+            (Width::F64, true) => {
+                for (v, o) in values.iter().zip(out.chunks_exact_mut(8)) {
+                    ok &= v.is_finite();
+                    o.copy_from_slice(&v.to_be_bytes());
+                }
+            }
         }
-        bad
+        if ok {
+            return None;
+        }
+        let f32_out = self.width == Width::F32;
+        values
+            .iter()
+            .position(|v| !v.is_finite() || (f32_out && !(*v as f32).is_finite()))
     }
 }
 

@@ -394,16 +394,19 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Reads exactly `n` bytes into `buf`, growing it as data arrive (so a size lie costs no more
-/// memory than the bytes really there).
+/// memory than the bytes really there); a recycled buffer of the right size is not cleared.
 fn read_exact_growing(r: &mut dyn Read, buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
-    buf.clear();
     const STEP: usize = 64 << 20;
-    while buf.len() < n {
-        let start = buf.len();
-        let want = (n - start).min(STEP);
-        buf.resize(start + want, 0);
-        r.read_exact(&mut buf[start..])?;
+    let mut filled = 0;
+    while filled < n {
+        let want = (n - filled).min(STEP);
+        if buf.len() < filled + want {
+            buf.resize(filled + want, 0);
+        }
+        r.read_exact(&mut buf[filled..filled + want])?;
+        filled += want;
     }
+    buf.truncate(n);
     Ok(())
 }
 

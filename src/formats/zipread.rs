@@ -43,10 +43,12 @@ pub(crate) fn list_entries<R: Read + Seek>(reader: R) -> Result<Vec<EntryInfo>, 
         let deflated = match f.compression() {
             zip::CompressionMethod::Stored => false,
             zip::CompressionMethod::Deflated => true,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "member {} uses zip compression {other}; only stored and deflated are supported",
                 quote(f.name())
-            )),
+            ))
+            }
         };
         out.push(EntryInfo {
             name: f.name().to_string(),
