@@ -539,6 +539,7 @@ fn read_frames<'a>(
         offsets.push(bytes.len());
     }
     Ok(Some(RawChunk {
+        first: 0,
         frames: n,
         bytes: crate::formats::ChunkBytes::Owned(bytes),
         offsets,

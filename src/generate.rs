@@ -71,14 +71,16 @@ pub fn generate(req: &GenerateRequest) -> Result<()> {
         dims: req.dims,
         width: req.dtype.width,
         big_endian: req.dtype.big_endian,
+        unit: "",
+        dt: None,
     };
-    let sink = crate::plan::create_sink(
-        &req.output,
-        crate::formats::Format::Npz,
-        "arr.npy",
-        req.dtype,
-        [req.frames, req.points, req.dims],
-    )?;
+    let plan = crate::plan::SinkPlan {
+        member: "arr.npy".into(),
+        dtype: req.dtype,
+        meta: meta.clone(),
+        topology: None,
+    };
+    let sink = crate::plan::create_sink(&req.output, crate::formats::Format::Npz, &plan)?;
     let source = Generator {
         codec: Arc::new(NpyCodec {
             dtype: req.dtype,
@@ -136,6 +138,7 @@ impl FrameSource<'static> for Generator {
         }
         self.made += n;
         Ok(Some(RawChunk {
+            first: 0,
             frames: n,
             bytes: ChunkBytes::Owned(buf),
             offsets: Vec::new(),

@@ -2,8 +2,10 @@
 //! whether a trajectory still needs centering), measured in one engine pass.
 
 use crate::engine::{self, ChunkView, Observer, RunOptions};
+use crate::formats::npy::Dtype;
+use crate::formats::FrameInfo;
 use crate::io::InputLocation;
-use crate::plan::Input;
+use crate::plan::{load_topology, Input, InputOptions};
 use crate::text::escape;
 use anyhow::Result;
 use std::fmt::Write as _;
@@ -64,9 +66,30 @@ fn vec_str(v: &[f64]) -> String {
     format!("({})", parts.join(", "))
 }
 
-/// The text `aligntraj info` prints.
-pub fn info_text(location: &InputLocation, key: Option<&str>) -> Result<String> {
-    let mut input = Input::open(location, true, &std::env::temp_dir(), true)?;
+/// Box, time and time step of the first frame, and the last frame's time, as MD formats say.
+#[derive(Default)]
+struct Times {
+    first: Option<FrameInfo>,
+    last_time: Option<f64>,
+}
+
+impl Observer for Times {
+    fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
+        if self.first.is_none() {
+            self.first = view.info.first().cloned();
+        }
+        if let Some(t) = view.info.last().and_then(|i| i.time) {
+            self.last_time = Some(t);
+        }
+        Ok(())
+    }
+}
+
+/// The text `aligntraj info` prints: members (npz), shape, dtype or format, units, box and
+/// time (MD formats), topology summary and selection count, and the centroid drift.
+pub fn info_text(opts: &InputOptions, select: Option<&str>) -> Result<String> {
+    let location = opts.location.clone().unwrap_or(InputLocation::Stdin);
+    let mut input = Input::open(&location, opts.format, true, &std::env::temp_dir(), true)?;
     let mut out = String::new();
     if let Some(file) = input.file() {
         let kind = if file.is_zip { "npz" } else { "npy" };
@@ -103,27 +126,91 @@ pub fn info_text(location: &InputLocation, key: Option<&str>) -> Result<String> 
                 )?,
             }
         }
+    } else {
+        writeln!(
+            out,
+            "input    {} ({})",
+            input.name,
+            input.format().extension()
+        )?;
     }
-    let source = input.source(key)?;
+    let source = input.source(opts.key.as_deref())?;
     let meta = source.meta().clone();
-    writeln!(out, "key      {}", escape(&meta.key))?;
+    if !input.format().is_md() {
+        writeln!(out, "key      {}", escape(&meta.key))?;
+    }
     writeln!(out, "frames   {}", meta.frames)?;
     writeln!(out, "points   {}", meta.points)?;
     writeln!(out, "dims     {}", meta.dims)?;
-    let dtype = crate::formats::npy::Dtype {
+    let dtype = Dtype {
         width: meta.width,
         big_endian: meta.big_endian,
     };
     writeln!(out, "dtype    {} ({})", dtype.name(), dtype.descr())?;
+    if !meta.unit.is_empty() {
+        writeln!(out, "units    {} (length), ps (time)", meta.unit)?;
+    }
+    if let Some(dt) = meta.dt {
+        writeln!(out, "dt       {dt} ps")?;
+    }
+    let topology = load_topology(opts, &input, meta.points, true)?;
+    if let Some(t) = &topology {
+        let residues = t
+            .atoms
+            .windows(2)
+            .filter(|w| (w[0].resid, &w[0].segid) != (w[1].resid, &w[1].segid))
+            .count()
+            + 1;
+        let mass: f64 = t.atoms.iter().map(|a| a.mass).sum();
+        writeln!(
+            out,
+            "topology {} atoms, {residues} residues, {} bonds, total mass {mass:.3} u ({} guessed)",
+            t.atoms.len(),
+            t.bonds.len(),
+            t.masses_guessed
+        )?;
+    }
+    if let Some(expr) = select {
+        let t = topology.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("--select needs a topology: give --top FILE, or a PDB/GRO input")
+        })?;
+        let picked = crate::select::select(t, expr)
+            .map_err(|e| crate::plan::selection_error(expr, &e.to_string()))?;
+        writeln!(
+            out,
+            "select   {} atoms ({} … {})",
+            picked.len(),
+            picked.first().copied().unwrap_or(0),
+            picked.last().copied().unwrap_or(0)
+        )?;
+    }
     let mut drift = Drift {
         dims: meta.dims,
         ..Default::default()
     };
+    let mut times = Times::default();
     let run = RunOptions {
         allow_nonfinite: true,
+        range: opts.frames,
         ..Default::default()
     };
-    engine::run(source, &mut [], None, &mut [&mut drift], &run)?;
+    engine::run(source, &mut [], None, &mut [&mut drift, &mut times], &run)?;
+    if let Some(first) = &times.first {
+        if let Some(cell) = first.cell {
+            let len = |v: [f64; 3]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            writeln!(
+                out,
+                "box      {:.3} {:.3} {:.3} {} (first frame)",
+                len(cell[0]),
+                len(cell[1]),
+                len(cell[2]),
+                meta.unit
+            )?;
+        }
+        if let (Some(t0), Some(t1)) = (first.time, times.last_time) {
+            writeln!(out, "time     {t0} … {t1} ps")?;
+        }
+    }
     writeln!(
         out,
         "centroid frame 0 {} -> last {}; farthest {:.4} from frame 0 (frame {}); path length {:.4}",

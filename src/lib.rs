@@ -9,6 +9,7 @@
 
 pub mod engine;
 pub mod formats;
+pub mod fuzz;
 pub mod generate;
 pub mod info;
 pub mod io;
@@ -17,8 +18,10 @@ pub mod options;
 pub mod plan;
 pub(crate) mod progress;
 pub mod report;
+pub mod select;
 pub mod stages;
 pub mod text;
+pub mod topology;
 pub mod transform;
 
 #[cfg(test)]

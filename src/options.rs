@@ -232,12 +232,24 @@ enum PointItem {
 pub struct PointSet {
     text: String,
     items: Vec<PointItem>,
+    /// `@FILE`: 0-based indices read from a text file when resolved.
+    file: Option<PathBuf>,
 }
 
 impl FromStr for PointSet {
     type Err = String;
     fn from_str(spec: &str) -> Result<PointSet, String> {
         let quoted = crate::text::escape(spec);
+        if let Some(path) = spec.strip_prefix('@') {
+            if path.is_empty() {
+                return Err(format!("'{quoted}': expected @FILE"));
+            }
+            return Ok(PointSet {
+                text: spec.to_string(),
+                items: Vec::new(),
+                file: Some(path.into()),
+            });
+        }
         let mut items = Vec::new();
         for part in spec.split(',').map(str::trim) {
             if part.is_empty() {
@@ -270,6 +282,7 @@ impl FromStr for PointSet {
         Ok(PointSet {
             text: spec.to_string(),
             items,
+            file: None,
         })
     }
 }
@@ -279,6 +292,24 @@ impl PointSet {
     /// beyond the last point is an error.
     pub fn resolve(&self, points: usize) -> Result<Vec<usize>, String> {
         let quoted = crate::text::escape(&self.text);
+        if let Some(path) = &self.file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "'{quoted}': cannot read: {}",
+                    crate::io::output::io_reason(&e)
+                )
+            })?;
+            let mut picked = crate::select::parse_index_file_list(&text)
+                .map_err(|e| format!("'{quoted}': {e:#}"))?;
+            if let Some(&bad) = picked.iter().find(|&&i| i >= points) {
+                return Err(format!(
+                    "'{quoted}': point {bad} is out of range (frames have {points} points)"
+                ));
+            }
+            picked.sort_unstable();
+            picked.dedup();
+            return Ok(picked);
+        }
         let mut out = Vec::new();
         for item in &self.items {
             match *item {

@@ -15,9 +15,10 @@ use crate::stages::{
     self, CenterKind, Fit, FrameFacts, Reference, RotateKind, Stage, StagePlan, Step,
 };
 use crate::text::quote;
+use crate::topology::Topology;
 use anyhow::{anyhow, bail, Result};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Frames of a piped input that may be held in memory to find a reference frame; beyond this
@@ -42,6 +43,10 @@ pub struct InputOptions {
     pub allow_nonfinite: bool,
     /// `--chunk-frames`.
     pub chunk_frames: Option<usize>,
+    /// `--format`: the input's format (default: by extension, or by content for npz/npy).
+    pub format: Option<Format>,
+    /// `--top`: a topology (PSF, PDB, GRO); a PDB/GRO input is its own.
+    pub top: Option<PathBuf>,
 }
 
 /// Options that shape the stages.
@@ -57,6 +62,10 @@ pub struct StageOptions {
     pub sign: SignRule,
     /// `--to-ref-center`.
     pub to_ref_center: bool,
+    /// `--select EXPR`: the fit set as an MDAnalysis selection (needs a topology).
+    pub select: Option<String>,
+    /// `--ndx FILE --group NAME`: the fit set as a GROMACS index group.
+    pub ndx: Option<(PathBuf, String)>,
 }
 
 /// An opened input: a file with its members (possibly a spooled copy of a stream), or a
@@ -67,19 +76,46 @@ pub struct Input {
     location: InputLocation,
     file: Option<NpzFile>,
     stream: Option<Box<dyn Read + Send>>,
+    md: Option<(Format, PathBuf)>,
     _spool: Option<Spool>,
 }
 
 impl Input {
-    /// Opens `location`. A stream is copied to a temporary file in `spool_dir` first when
-    /// `reread` (it must be read more than once), with a note unless `quiet`.
+    /// Opens `location` in `format` (default: by extension; npz/npy are recognised by their
+    /// content). A stream is copied to a temporary file in `spool_dir` first when `reread` (it
+    /// must be read more than once) or when it is an MD format, with a note unless `quiet`.
     pub fn open(
         location: &InputLocation,
+        format: Option<Format>,
         reread: bool,
         spool_dir: &Path,
         quiet: bool,
     ) -> Result<Input> {
         let name = location.to_string();
+        let format = format.or_else(|| location.path().and_then(Format::of_path));
+        if let Some(f) = format.filter(|f| f.is_md()) {
+            let (path, spool) = match location.open()? {
+                RawInput::File => (
+                    location.path().map(Path::to_path_buf).unwrap_or_default(),
+                    None,
+                ),
+                RawInput::Stream(mut s) => {
+                    if !quiet {
+                        eprintln!("note: {name}: {} is read from a file, so the stream is copied to a temporary file in {} first", f.extension(), crate::text::escape(&spool_dir.to_string_lossy()));
+                    }
+                    let spool = Spool::new(&mut s, spool_dir, &name)?;
+                    (spool.path().to_path_buf(), Some(spool))
+                }
+            };
+            return Ok(Input {
+                name,
+                location: location.clone(),
+                file: None,
+                stream: None,
+                md: Some((f, path)),
+                _spool: spool,
+            });
+        }
         match location.open()? {
             RawInput::File => {
                 let path = location
@@ -90,6 +126,7 @@ impl Input {
                     name,
                     location: location.clone(),
                     stream: None,
+                    md: None,
                     _spool: None,
                 })
             }
@@ -104,6 +141,7 @@ impl Input {
                     name,
                     location: location.clone(),
                     stream: None,
+                    md: None,
                     _spool: Some(spool),
                 })
             }
@@ -112,6 +150,7 @@ impl Input {
                 location: location.clone(),
                 file: None,
                 stream: Some(s),
+                md: None,
                 _spool: None,
             }),
         }
@@ -124,7 +163,21 @@ impl Input {
 
     /// Whether the input can be opened again (a file or a spooled stream).
     pub fn rereadable(&self) -> bool {
-        self.file.is_some()
+        self.file.is_some() || self.md.is_some()
+    }
+
+    /// The input's format.
+    pub fn format(&self) -> Format {
+        match (&self.md, &self.file) {
+            (Some((f, _)), _) => *f,
+            (None, Some(file)) if !file.is_zip => Format::Npy,
+            _ => Format::Npz,
+        }
+    }
+
+    /// The file an MD input is read from (the input itself, or its spooled copy).
+    pub fn md_path(&self) -> Option<&Path> {
+        self.md.as_ref().map(|(_, p)| p.as_path())
     }
 
     /// The opened file, if the input is one.
@@ -134,6 +187,9 @@ impl Input {
 
     /// A source over the trajectory `key` (a stream input can give one source only).
     pub fn source(&mut self, key: Option<&str>) -> Result<Box<dyn FrameSource<'static>>> {
+        if let Some((format, path)) = &self.md {
+            return crate::formats::open_md_source(path, *format);
+        }
         if let Some(file) = &self.file {
             return file.source(file.choose(key)?);
         }
@@ -146,6 +202,9 @@ impl Input {
 
     /// The trajectory member's name inside the zip (for the output), or `arr.npy`.
     pub fn member_name(&self, key: &str) -> String {
+        if self.md.is_some() {
+            return "arr.npy".into();
+        }
         self.file
             .as_ref()
             .and_then(|f| f.member(key))
@@ -199,18 +258,107 @@ pub fn load_masses(src: &str, input: &Input, points: usize) -> Result<Vec<f64>> 
     Ok(values)
 }
 
-/// The fit set from the options: masses and `--fit-points`.
-pub fn load_fit(opts: &StageOptions, input: &Input, points: usize) -> Result<Fit> {
-    let masses = opts
-        .masses
-        .as_deref()
-        .map(|m| load_masses(m, input, points))
-        .transpose()?;
-    let indices = opts
-        .fit_points
-        .as_ref()
-        .map(|s| s.resolve(points).map_err(|e| anyhow!("fit points {e}")))
-        .transpose()?;
+/// The topology of the run: `--top`, else a PDB/GRO input itself; its atom count must match.
+/// One warning (unless `quiet`) says how many masses were guessed from atom names.
+pub fn load_topology(
+    opts: &InputOptions,
+    input: &Input,
+    points: usize,
+    warn_masses: bool,
+) -> Result<Option<Topology>> {
+    let path = match (&opts.top, input.format().has_topology(), input.md_path()) {
+        (Some(top), _, _) => top.clone(),
+        (None, true, Some(p)) => p.to_path_buf(),
+        _ => return Ok(None),
+    };
+    let topology = Topology::read(&path)?;
+    if topology.atoms.len() != points {
+        bail!(
+            "topology {} has {} atoms but {} has {points} points per frame",
+            crate::text::escape(&path.to_string_lossy()),
+            topology.atoms.len(),
+            input.name
+        );
+    }
+    if topology.masses_guessed > 0 && warn_masses {
+        eprintln!(
+            "warning: {}: {} of {} masses guessed from atom names",
+            crate::text::escape(&path.to_string_lossy()),
+            topology.masses_guessed,
+            topology.atoms.len()
+        );
+    }
+    Ok(Some(topology))
+}
+
+/// A selection error that quotes the expression once.
+pub fn selection_error(expr: &str, e: &str) -> anyhow::Error {
+    if e.starts_with("selection ") {
+        anyhow!("{e}")
+    } else {
+        anyhow!("selection {}: {e}", crate::text::quote(expr))
+    }
+}
+
+/// The fit points from `--fit-points`, `--select` or `--ndx/--group` (at most one is given).
+fn fit_indices(
+    opts: &StageOptions,
+    topology: Option<&Topology>,
+    points: usize,
+) -> Result<Option<Vec<usize>>> {
+    if let Some(set) = &opts.fit_points {
+        return set
+            .resolve(points)
+            .map(Some)
+            .map_err(|e| anyhow!("fit points {e}"));
+    }
+    if let Some(expr) = &opts.select {
+        let topology = topology.ok_or_else(|| {
+            anyhow!(
+                "--select needs a topology: give --top FILE (PSF, PDB or GRO), or a PDB/GRO input"
+            )
+        })?;
+        let picked = crate::select::select(topology, expr)
+            .map_err(|e| selection_error(expr, &e.to_string()))?;
+        return Ok(Some(picked));
+    }
+    if let Some((path, group)) = &opts.ndx {
+        let name = crate::text::escape(&path.to_string_lossy());
+        let groups = crate::topology::ndx::read_ndx(path)?;
+        let picked = crate::topology::ndx::find_group(&groups, group)
+            .map_err(|e| anyhow!("{name}: {e:#}"))?
+            .to_vec();
+        if let Some(&bad) = picked.iter().find(|&&i| i >= points) {
+            bail!(
+                "{}: group {} holds atom {} but frames have {points} points",
+                crate::text::escape(&path.to_string_lossy()),
+                crate::text::quote(group),
+                bad + 1
+            );
+        }
+        return Ok(Some(picked));
+    }
+    Ok(None)
+}
+
+/// The fit set from the options: masses (a member, a `.npy`, or `topology`) and the fit points.
+pub fn load_fit(
+    opts: &StageOptions,
+    input: &Input,
+    topology: Option<&Topology>,
+    points: usize,
+) -> Result<Fit> {
+    let masses = match opts.masses.as_deref() {
+        Some("topology") => {
+            let t = topology.ok_or_else(|| {
+                anyhow!("--masses topology needs a topology: give --top FILE, or a PDB/GRO input")
+            })?;
+            Some(t.atoms.iter().map(|a| a.mass).collect::<Vec<f64>>())
+        }
+        Some(m) => Some(load_masses(m, input, points)?),
+        None => None,
+    };
+    let indices = fit_indices(opts, topology, points)?;
     Fit::new(points, masses.as_deref(), indices.as_deref())
         .map_err(|e| anyhow!("{}: {e}", input.name))
 }
@@ -629,6 +777,7 @@ impl FrameSource<'static> for Replay {
         out.extend_from_slice(&self.peeked.bytes[self.served * fb..(self.served + n) * fb]);
         self.served += n;
         Ok(Some(RawChunk {
+            first: 0,
             frames: n,
             bytes: ChunkBytes::Owned(out),
             offsets: Vec::new(),
@@ -646,18 +795,46 @@ impl FrameSource<'static> for Replay {
     }
 }
 
-/// Creates the sink for `target` in `format`: the trajectory member `member` (its zip name) of
-/// `meta.frames` frames in `dtype`.
+/// What a sink is created for: the trajectory that will be written.
+pub struct SinkPlan<'t> {
+    /// The trajectory member's name in an npz output (its name in the input zip, or `arr.npy`).
+    pub member: String,
+    /// Element type of npz/npy output (the input's).
+    pub dtype: Dtype,
+    /// Shape of the output (frames exact), time step.
+    pub meta: TrajMeta,
+    /// Atom names for PDB/GRO/XYZ output.
+    pub topology: Option<&'t Topology>,
+}
+
+/// Creates the sink for `target` in `format`.
 pub fn create_sink(
     target: &OutputTarget,
     format: Format,
-    member: &str,
-    dtype: Dtype,
-    shape: [usize; 3],
+    plan: &SinkPlan<'_>,
 ) -> Result<Box<dyn FrameSink<'static>>> {
+    let m = &plan.meta;
+    if format.is_md() && m.dims != 3 {
+        bail!(
+            "{target}: {} holds 3-D coordinates but {} has {} dims; write .npz or .npy",
+            format.extension(),
+            m.what(),
+            m.dims
+        );
+    }
     let output = Output::create(target)?;
+    let shape = [m.frames, m.points, m.dims];
     Ok(match format {
-        Format::Npz => Box::new(NpzSink::create(output, member, dtype, shape)?),
-        Format::Npy => Box::new(NpySink::create(output, dtype, shape)?),
+        Format::Npz => Box::new(NpzSink::create(output, &plan.member, plan.dtype, shape)?),
+        Format::Npy => Box::new(NpySink::create(output, plan.dtype, shape)?),
+        md => {
+            let spec = crate::formats::SinkSpec {
+                meta: m.clone(),
+                topology: plan.topology,
+                dt: m.dt,
+            };
+            crate::formats::create_md_sink(output, md, &spec)
+                .map_err(|e| anyhow!("{target}: {e:#}"))?
+        }
     })
 }

@@ -5,10 +5,14 @@
 use crate::engine::{self, Observer, RunOptions, RunSummary};
 use crate::formats::npy::Dtype;
 use crate::formats::Format;
+use crate::formats::TrajMeta;
 use crate::io::output::{resolve_output, OutputTarget};
 use crate::io::InputLocation;
 use crate::options::{PipelineSpec, RotateSpec, SignRule};
-use crate::plan::{create_sink, load_fit, Input, InputOptions, PipelineContext, StageOptions};
+use crate::plan::{
+    create_sink, load_fit, load_topology, Input, InputOptions, PipelineContext, SinkPlan,
+    StageOptions,
+};
 use crate::report::frames::FrameReporter;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -43,10 +47,11 @@ pub struct TransformOutcome {
     pub summary: RunSummary,
 }
 
-fn input_format(location: &InputLocation) -> Format {
-    location
-        .path()
-        .and_then(Format::of_path)
+/// The input's format as the options and its name say (npz when nothing says: npz and npy
+/// are told apart by content).
+fn input_format(location: &InputLocation, given: Option<Format>) -> Format {
+    given
+        .or_else(|| location.path().and_then(Format::of_path))
         .unwrap_or(Format::Npz)
 }
 
@@ -76,13 +81,21 @@ fn needs_reread(job: &TransformJob) -> bool {
 /// Runs `job` (see the module documentation).
 pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
     let location = job.input.location.clone().unwrap_or(InputLocation::Stdin);
-    let (target, announce) =
-        resolve_output(job.output.as_deref(), &location, input_format(&location))?;
-    let format = target.format(input_format(&location));
-    let mut input = Input::open(&location, needs_reread(job), &spool_dir(&target), job.quiet)?;
+    let in_format = input_format(&location, job.input.format);
+    let (target, announce) = resolve_output(job.output.as_deref(), &location, in_format)?;
+    let format = target.format(in_format);
+    let mut input = Input::open(
+        &location,
+        job.input.format,
+        needs_reread(job),
+        &spool_dir(&target),
+        job.quiet,
+    )?;
     let source = input.source(job.input.key.as_deref())?;
     let meta = source.meta().clone();
-    let fit = load_fit(&job.stages, &input, meta.points)?;
+    let masses_used = job.stages.masses.as_deref() == Some("topology");
+    let topology = load_topology(&job.input, &input, meta.points, masses_used && !job.quiet)?;
+    let fit = load_fit(&job.stages, &input, topology.as_ref(), meta.points)?;
     let member = input.member_name(&meta.key);
     let mut ctx = PipelineContext {
         input: &mut input,
@@ -102,13 +115,17 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
         width: meta.width,
         big_endian: meta.big_endian,
     };
-    let sink = create_sink(
-        &target,
-        format,
-        &member,
+    let out_meta = TrajMeta {
+        frames: count,
+        ..meta.clone()
+    };
+    let plan = SinkPlan {
+        member,
         dtype,
-        [count, meta.points, meta.dims],
-    )?;
+        meta: out_meta,
+        topology: topology.as_ref(),
+    };
+    let sink = create_sink(&target, format, &plan)?;
     let mut reporter = (job.report.is_some() || job.rmsf.is_some()).then(|| {
         FrameReporter::new(
             &meta,
@@ -196,4 +213,72 @@ pub fn warn_summary(
             s.off_center.describe()
         );
     }
+}
+
+/// `aligntraj convert`: frames from one format to another, unchanged but for units the formats
+/// prescribe (nm ↔ Å for XTC/TRR/GRO), optionally a range of frames and a subset of atoms.
+#[derive(Clone, Debug)]
+pub struct ConvertJob {
+    /// Input, key, frames, topology.
+    pub input: InputOptions,
+    /// `-o`.
+    pub output: Option<String>,
+    /// `--keep EXPR`: the atoms to keep, in input order (needs a topology).
+    pub keep: Option<String>,
+    /// Print nothing but errors.
+    pub quiet: bool,
+}
+
+/// Runs `job` through the engine with no stages.
+pub fn run_convert(job: &ConvertJob) -> Result<OutputTarget> {
+    let location = job.input.location.clone().unwrap_or(InputLocation::Stdin);
+    let in_format = input_format(&location, job.input.format);
+    let (target, announce) = resolve_output(job.output.as_deref(), &location, in_format)?;
+    let format = target.format(in_format);
+    let mut input = Input::open(
+        &location,
+        job.input.format,
+        false,
+        &spool_dir(&target),
+        job.quiet,
+    )?;
+    let mut source = input.source(job.input.key.as_deref())?;
+    let meta = source.meta().clone();
+    let mut topology = load_topology(&job.input, &input, meta.points, false)?;
+    if let Some(expr) = &job.keep {
+        let t = topology.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("--keep needs a topology: give --top FILE, or a PDB/GRO input")
+        })?;
+        let keep = crate::select::select(t, expr)
+            .map_err(|e| crate::plan::selection_error(expr, &e.to_string()))?;
+        topology = Some(t.subset(&keep));
+        source = Box::new(crate::formats::subset::Subset::new(source, keep));
+    }
+    let kept = source.meta().clone();
+    let (_, count) = job.input.frames.resolve(meta.frames);
+    let dtype = Dtype {
+        width: kept.width,
+        big_endian: kept.big_endian,
+    };
+    let plan = SinkPlan {
+        member: input.member_name(&meta.key),
+        dtype,
+        meta: TrajMeta {
+            frames: count,
+            ..kept
+        },
+        topology: topology.as_ref(),
+    };
+    let sink = create_sink(&target, format, &plan)?;
+    let run = RunOptions {
+        chunk_frames: job.input.chunk_frames,
+        allow_nonfinite: true,
+        range: job.input.frames,
+        progress: (!job.quiet).then(|| "convert".to_string()),
+    };
+    engine::run(source, &mut [], Some(sink), &mut [], &run)?;
+    if announce && !job.quiet {
+        eprintln!("wrote {target}");
+    }
+    Ok(target)
 }

@@ -4,6 +4,7 @@
 use super::input_location;
 use aligntraj::engine::FrameRange;
 use aligntraj::formats::npy::Dtype;
+use aligntraj::formats::Format;
 use aligntraj::generate::Kind;
 use aligntraj::options::{CenterSpec, PipelineSpec, PointSet, RefSpec, RotateSpec, SignRule};
 use aligntraj::plan::{InputOptions, StageOptions};
@@ -16,7 +17,8 @@ use std::path::{Path, PathBuf};
 /// The input and which part of it.
 #[derive(Args, Debug, Default)]
 pub(super) struct InputArgs {
-    /// Input trajectory (.npz or .npy); `-` or absent reads standard input.
+    /// Input trajectory (.npz, .npy, .xtc, .trr, .dcd, .pdb, .gro, .xyz); `-` or absent reads
+    /// standard input.
     #[arg(value_name = "IN")]
     pub input: Option<PathBuf>,
     /// The trajectory member (default: `arr`, else the only 3-D float array).
@@ -25,6 +27,13 @@ pub(super) struct InputArgs {
     /// Frames to use, a Python slice from 0: START:STOP[:STEP] (e.g. 100:, :50, ::10).
     #[arg(long, value_name = "START:STOP[:STEP]")]
     pub frames: Option<FrameRange>,
+    /// Topology (.psf, .pdb, .gro) for --select, --masses topology and PDB/GRO/XYZ output;
+    /// a .pdb/.gro input is its own.
+    #[arg(long, value_name = "FILE")]
+    pub top: Option<PathBuf>,
+    /// Input format, for standard input or an unusual extension (default: by extension).
+    #[arg(long, value_enum, value_name = "FMT")]
+    pub format: Option<Format>,
 }
 
 impl InputArgs {
@@ -36,6 +45,8 @@ impl InputArgs {
             frames: self.frames.unwrap_or_default(),
             allow_nonfinite: run.allow_nonfinite,
             chunk_frames: run.chunk_frames.map(|n| n as usize),
+            format: self.format,
+            top: self.top,
         }
     }
 }
@@ -72,13 +83,24 @@ impl RunArgs {
 /// Which points and weights define a transform.
 #[derive(Args, Debug, Default)]
 pub(super) struct FitArgs {
-    /// Per-point weights: a member of the input npz, or a .npy of shape (points,).
+    /// Per-point weights: a member of the input npz, a .npy of shape (points,), or `topology`
+    /// (the topology's masses).
     #[arg(long, value_name = "SRC")]
     pub masses: Option<String>,
-    /// Points that define the transform, e.g. `0:100,120,200:300` (half-open ranges from 0);
-    /// the transform is applied to every point.
-    #[arg(long, value_name = "SPEC")]
+    /// Points that define the transform, e.g. `0:100,120,200:300` (half-open ranges from 0),
+    /// or @FILE (0-based indices in a text file); the transform is applied to every point.
+    #[arg(long, value_name = "SPEC", conflicts_with_all = ["select", "ndx"])]
     pub fit_points: Option<PointSet>,
+    /// Points that define the transform as an MDAnalysis selection (needs a topology), e.g.
+    /// `backbone`, `name CA and resid 10:50`, `protein and not name H*`.
+    #[arg(long, value_name = "EXPR", conflicts_with = "ndx")]
+    pub select: Option<String>,
+    /// A GROMACS index file; with --group, the points that define the transform.
+    #[arg(long, value_name = "FILE", requires = "group")]
+    pub ndx: Option<PathBuf>,
+    /// The index group of --ndx (its name, e.g. `Backbone` or `C-alpha`).
+    #[arg(long, value_name = "NAME", requires = "ndx")]
+    pub group: Option<String>,
 }
 
 /// Options of the rotation stages.
@@ -102,6 +124,8 @@ pub(super) fn stage_options(fit: FitArgs, rotation: RotationArgs) -> StageOption
     StageOptions {
         masses: fit.masses,
         fit_points: fit.fit_points,
+        select: fit.select,
+        ndx: fit.ndx.zip(fit.group),
         reference: rotation.reference.unwrap_or_default(),
         sign: rotation.sign.unwrap_or_default(),
         to_ref_center: rotation.to_ref_center,
@@ -111,8 +135,9 @@ pub(super) fn stage_options(fit: FitArgs, rotation: RotationArgs) -> StageOption
 /// Where the result goes.
 #[derive(Args, Debug)]
 pub(super) struct OutputArgs {
-    /// Output (.npz or .npy by extension); `-` for standard output. Default: standard output
-    /// when it is a pipe, else <stem>.aligned.<ext> beside the input.
+    /// Output, its format by extension (.npz, .npy, .xtc, .trr, .dcd, .pdb, .gro, .xyz); `-`
+    /// for standard output (the input's format). Default: standard output when it is a pipe,
+    /// else <stem>.aligned.<ext> beside the input.
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<String>,
 }
@@ -240,12 +265,11 @@ pub(super) struct AlignArgs {
 
 #[derive(Args, Debug)]
 pub(super) struct InfoArgs {
-    /// Input trajectory (.npz or .npy); `-` or absent reads standard input.
-    #[arg(value_name = "IN")]
-    pub input: Option<PathBuf>,
-    /// The trajectory member (default: `arr`, else the only 3-D float array).
-    #[arg(long, value_name = "NAME")]
-    pub key: Option<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Also count the atoms an MDAnalysis selection picks (needs a topology).
+    #[arg(long, value_name = "EXPR")]
+    pub select: Option<String>,
     /// Print nothing but errors (info still prints its report on standard output).
     #[arg(short, long)]
     pub quiet: bool,
@@ -299,7 +323,7 @@ pub(super) struct GenerateArgs {
 /// Input and stage options of the report commands.
 #[derive(Args, Debug)]
 pub(super) struct ReportArgs {
-    /// Input trajectory (.npz or .npy); `-` reads standard input.
+    /// Input trajectory (.npz, .npy, .xtc, .trr, .dcd, .pdb, .gro, .xyz); `-` reads standard input.
     #[arg(value_name = "IN")]
     pub input: PathBuf,
     /// A pipeline CENTER+ROTATE (com+principal, point0+point-vector, com+kabsch, none+none, …);
@@ -309,6 +333,12 @@ pub(super) struct ReportArgs {
     /// The trajectory member (default: `arr`, else the only 3-D float array).
     #[arg(long, value_name = "NAME")]
     pub key: Option<String>,
+    /// Topology (.psf, .pdb, .gro) for --select and --masses topology.
+    #[arg(long, value_name = "FILE")]
+    pub top: Option<PathBuf>,
+    /// Input format (default: by extension).
+    #[arg(long, value_enum, value_name = "FMT")]
+    pub format: Option<Format>,
     #[command(flatten)]
     pub rotation: RotationArgs,
     #[command(flatten)]
@@ -326,6 +356,8 @@ impl ReportArgs {
             frames: FrameRange::default(),
             allow_nonfinite: self.run.allow_nonfinite,
             chunk_frames: self.run.chunk_frames.map(|n| n as usize),
+            format: self.format,
+            top: self.top.clone(),
         }
     }
 }
@@ -424,4 +456,17 @@ pub(super) struct PlotArgs {
     /// Picture height in pixels.
     #[arg(long, default_value_t = 450, value_parser = clap::value_parser!(u32).range(16..=20000))]
     pub height: u32,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct ConvertArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Keep only the atoms of an MDAnalysis selection, in input order (needs a topology).
+    #[arg(long, value_name = "EXPR")]
+    pub keep: Option<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }

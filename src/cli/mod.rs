@@ -9,7 +9,7 @@ use aligntraj::io::output::resolve_output;
 use aligntraj::io::InputLocation;
 use aligntraj::options::{CenterSpec, PipelineSpec, RotateSpec};
 use aligntraj::report::{check, overlay, sensitivity};
-use aligntraj::transform::{run_transform, TransformJob};
+use aligntraj::transform::{run_convert, run_transform, ConvertJob, TransformJob};
 use anyhow::{bail, Result};
 use args::*;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -36,7 +36,10 @@ enum Command {
     /// Center and rotate in one pass (one read, one write): `--center com --rotate kabsch` by default.
     #[command(after_help = EXAMPLES_ALIGN)]
     Align(AlignArgs),
-    /// Show an input's members, the trajectory's shape and dtype, and how far its centroid drifts.
+    /// Change format (npz, npy, xtc, trr, dcd, pdb, gro, xyz), take a range of frames, keep a subset of atoms.
+    #[command(after_help = EXAMPLES_CONVERT)]
+    Convert(ConvertArgs),
+    /// Show an input's members or format, shape, units, box, time, topology, and how far its centroid drifts.
     #[command(after_help = EXAMPLES_INFO)]
     Info(InfoArgs),
     /// Write a synthetic trajectory (the example data and benchmark inputs).
@@ -65,6 +68,7 @@ const EXAMPLES_ROTATE: &str = "Examples:
   aligntraj center --com traj.npz | aligntraj rotate --kabsch --ref average -o fitted.npz";
 const EXAMPLES_ALIGN: &str = "Examples:
   aligntraj align traj.npz -o fitted.npz                  # com + kabsch onto frame 0
+  aligntraj align md.xtc --top md.gro --select backbone --masses topology -o fitted.xtc
   aligntraj align --rotate principal --sign continuous traj.npz -o smooth.npz --report frames.json
   aligntraj align --rotate kabsch --ref ref.npz#arr@0 --masses masses --to-ref-center traj.npz -o fitted.npz
 
@@ -72,7 +76,12 @@ MDAnalysis AlignTraj, MDTraj superpose and GROMACS trjconv -fit rot+trans move e
 reference's centre; aligntraj leaves results at the origin unless --to-ref-center is given.";
 const EXAMPLES_INFO: &str = "Examples:
   aligntraj info traj.npz
-  aligntraj info --key positions run.npz";
+  aligntraj info --key positions run.npz
+  aligntraj info md.xtc --top md.gro --select backbone";
+const EXAMPLES_CONVERT: &str = "Examples:
+  aligntraj convert md.xtc --top md.gro -o md.npz            # Å, float32, key arr
+  aligntraj convert md.dcd --top md.psf --keep protein --frames ::10 -o protein.pdb
+  aligntraj convert frames.npz -o frames.xyz";
 const EXAMPLES_GENERATE: &str = "Examples:
   aligntraj generate --kind chain2d -o chain2d.npz
   aligntraj generate --kind blob3d --frames 500 --points 200 --dims 3 --dtype f32 -o blob3d.npz";
@@ -242,6 +251,16 @@ pub fn run(cli: Cli) -> Result<()> {
             run_transform(&job)?;
         }
         Command::Sensitivity(a) => run_sensitivity(a)?,
+        Command::Convert(a) => {
+            a.run.apply_threads()?;
+            let quiet = a.run.quiet;
+            run_convert(&ConvertJob {
+                input: a.input.options(&a.run),
+                output: a.output.output,
+                keep: a.keep,
+                quiet,
+            })?;
+        }
         Command::Check(a) => {
             let common = a.common;
             common.run.apply_threads()?;
@@ -284,10 +303,16 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Info(a) => {
-            let location = input_location(a.input);
+            let quiet = a.quiet;
+            let opts = a.input.options(&RunArgs {
+                threads: None,
+                chunk_frames: None,
+                allow_nonfinite: true,
+                quiet,
+            });
             print!(
                 "{}",
-                aligntraj::info::info_text(&location, a.key.as_deref())?
+                aligntraj::info::info_text(&opts, a.select.as_deref())?
             );
         }
         Command::Generate(a) => {

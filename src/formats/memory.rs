@@ -49,6 +49,8 @@ impl<'a> MemorySource<'a> {
                 dims,
                 width: dtype.width,
                 big_endian: dtype.big_endian,
+                unit: "",
+                dt: None,
             },
             codec: Arc::new(NpyCodec {
                 dtype,
@@ -83,6 +85,7 @@ impl<'a> FrameSource<'a> for MemorySource<'a> {
         let slice = &self.bytes[self.next * fb..(self.next + n) * fb];
         self.next += n;
         Ok(Some(RawChunk {
+            first: 0,
             frames: n,
             bytes: ChunkBytes::Borrowed(slice),
             offsets: Vec::new(),

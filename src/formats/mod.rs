@@ -11,11 +11,27 @@
 //! Coordinates are `f64`, N × D row-major. Nothing here may panic on any input: every size read
 //! from a file is checked against the bytes actually there before anything is allocated.
 
+pub mod dcd;
+pub mod gro;
 pub mod memory;
 pub mod npy;
 pub mod npz;
 pub(crate) mod npz_sink;
+pub mod pdb;
+pub mod subset;
+pub(crate) mod textio;
+pub mod trr;
+pub(crate) mod util;
+pub mod xtc;
+pub mod xyz;
 pub(crate) mod zipread;
+
+#[cfg(test)]
+mod fixtures_tests;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod text_fixtures;
 
 use anyhow::Result;
 use std::path::Path;
@@ -47,6 +63,10 @@ pub struct TrajMeta {
     pub width: Width,
     /// Stored most significant byte first (a `>f4`/`>f8` array; false for MD formats).
     pub big_endian: bool,
+    /// Length unit of the decoded coordinates, for messages ("Å" for MD formats, "" for npz).
+    pub unit: &'static str,
+    /// Nominal time between frames in ps, where the format says it.
+    pub dt: Option<f64>,
 }
 
 impl TrajMeta {
@@ -72,6 +92,8 @@ pub struct FrameInfo {
     pub cell: Option<[[f64; 3]; 3]>,
     /// XTC compression precision as stored (1000.0 = 0.001 nm).
     pub precision: Option<f32>,
+    /// TRR lambda.
+    pub lambda: Option<f64>,
 }
 
 /// Owned bytes (read from a file) or bytes borrowed from memory (in-memory arrays).
@@ -94,6 +116,8 @@ impl ChunkBytes<'_> {
 
 /// The stored bytes of consecutive frames, as read (not decoded).
 pub struct RawChunk<'a> {
+    /// Index (in the source) of the first frame.
+    pub first: usize,
     /// Number of frames.
     pub frames: usize,
     /// The bytes.
@@ -184,27 +208,90 @@ pub trait FrameSink<'a>: Send {
     fn finish(self: Box<Self>, extras: Vec<npz::ExtraMember>) -> Result<()>;
 }
 
-/// The file formats, chosen by extension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A sink over any writer (the MD formats): `finish` writes trailers and hands the writer
+/// back; [`Committing`] turns it into a [`FrameSink`] whose output is committed atomically.
+pub trait WriterSink<'a>: Send {
+    /// The per-frame encoder (shared with the compute threads).
+    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a>;
+    /// Writes the encoded bytes of `frames` consecutive frames, in order.
+    fn write(&mut self, encoded: &[u8], frames: usize) -> Result<()>;
+    /// Writes trailers, patches headers if needed, flushes, and hands the writer back.
+    fn finish(self: Box<Self>) -> Result<Box<dyn std::io::Write + Send + 'a>>;
+}
+
+/// Inputs for creating a sink for an MD format.
+pub struct SinkSpec<'t> {
+    /// Shape of the frames that will be written (`frames` is exact: a header may hold it).
+    pub meta: TrajMeta,
+    /// Atom names etc. for PDB/GRO/XYZ output (None: placeholder names).
+    pub topology: Option<&'t crate::topology::Topology>,
+    /// Time between frames (ps) for formats with a header timestep (DCD), when known.
+    pub dt: Option<f64>,
+}
+
+/// A [`WriterSink`] writing into an [`Output`](crate::io::output::Output) shared with this
+/// adapter, which commits it once the sink has finished.
+pub struct Committing<'a> {
+    /// The format's sink.
+    pub sink: Box<dyn WriterSink<'a> + 'a>,
+    /// The output it writes into.
+    pub output: crate::io::output::SharedOutput,
+}
+
+impl<'a> FrameSink<'a> for Committing<'a> {
+    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a> {
+        self.sink.encoder()
+    }
+
+    fn write(&mut self, encoded: &[u8], frames: usize) -> Result<()> {
+        self.sink.write(encoded, frames)
+    }
+
+    fn finish(self: Box<Self>, _extras: Vec<npz::ExtraMember>) -> Result<()> {
+        let Committing { sink, output } = *self;
+        let mut writer = sink.finish()?;
+        writer.flush()?;
+        drop(writer);
+        output.commit()
+    }
+}
+
+/// The file formats, chosen by extension (or `--format` for standard input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// A NumPy zip archive of `.npy` members.
     Npz,
     /// A bare NumPy array.
     Npy,
+    /// GROMACS compressed trajectory (nm, float32, lossy at its precision).
+    Xtc,
+    /// GROMACS full-precision trajectory (nm).
+    Trr,
+    /// CHARMM/NAMD/OpenMM binary trajectory (Å, float32).
+    Dcd,
+    /// Protein Data Bank, MODEL records as frames (Å).
+    Pdb,
+    /// GROMACS structure, concatenated frames (nm).
+    Gro,
+    /// XYZ (and extended XYZ), concatenated frames (Å).
+    Xyz,
 }
 
 impl Format {
     /// The format of `path` by its extension, if it names one.
     pub fn of_path(path: &Path) -> Option<Format> {
-        match path
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .as_deref()
-        {
-            Some("npz") => Some(Format::Npz),
-            Some("npy") => Some(Format::Npy),
-            _ => None,
-        }
+        let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "npz" => Format::Npz,
+            "npy" => Format::Npy,
+            "xtc" => Format::Xtc,
+            "trr" => Format::Trr,
+            "dcd" => Format::Dcd,
+            "pdb" | "ent" => Format::Pdb,
+            "gro" => Format::Gro,
+            "xyz" | "extxyz" => Format::Xyz,
+            _ => return None,
+        })
     }
 
     /// The usual extension.
@@ -212,6 +299,67 @@ impl Format {
         match self {
             Format::Npz => "npz",
             Format::Npy => "npy",
+            Format::Xtc => "xtc",
+            Format::Trr => "trr",
+            Format::Dcd => "dcd",
+            Format::Pdb => "pdb",
+            Format::Gro => "gro",
+            Format::Xyz => "xyz",
         }
     }
+
+    /// Whether this is an MD format (3-D, Å inside, read from files through its own reader).
+    pub fn is_md(self) -> bool {
+        !matches!(self, Format::Npz | Format::Npy)
+    }
+
+    /// Whether the format names atoms (a structure file that is its own topology).
+    pub fn has_topology(self) -> bool {
+        matches!(self, Format::Pdb | Format::Gro)
+    }
+}
+
+/// Opens an MD trajectory file in `format`.
+pub fn open_md_source(path: &Path, format: Format) -> Result<Box<dyn FrameSource<'static>>> {
+    let name = crate::text::escape(&path.to_string_lossy());
+    let opened: Result<Box<dyn FrameSource<'static>>> = match format {
+        Format::Xtc => xtc::XtcSource::open(path).map(|s| Box::new(s) as _),
+        Format::Trr => trr::TrrSource::open(path).map(|s| Box::new(s) as _),
+        Format::Dcd => dcd::DcdSource::open(path).map(|s| Box::new(s) as _),
+        Format::Pdb => pdb::PdbSource::open(path).map(|s| Box::new(s) as _),
+        Format::Gro => gro::GroSource::open(path).map(|s| Box::new(s) as _),
+        Format::Xyz => xyz::XyzSource::open(path).map(|s| Box::new(s) as _),
+        Format::Npz | Format::Npy => anyhow::bail!("internal: {name} is not an MD format"),
+    };
+    opened.map_err(|e| {
+        let msg = format!("{e:#}");
+        if msg.contains(name.as_str()) {
+            e
+        } else {
+            anyhow::anyhow!("{name}: {msg}")
+        }
+    })
+}
+
+/// Creates the sink of an MD `format` writing into `output` (committed when the sink finishes).
+pub fn create_md_sink(
+    output: crate::io::output::Output,
+    format: Format,
+    spec: &SinkSpec<'_>,
+) -> Result<Box<dyn FrameSink<'static>>> {
+    let shared = crate::io::output::SharedOutput::new(output);
+    let writer: Box<dyn std::io::Write + Send> = Box::new(shared.clone());
+    let sink: Box<dyn WriterSink<'static>> = match format {
+        Format::Xtc => Box::new(xtc::XtcSink::create(writer, spec)?),
+        Format::Trr => Box::new(trr::TrrSink::create(writer, spec)?),
+        Format::Dcd => Box::new(dcd::DcdSink::create(writer, spec)?),
+        Format::Pdb => Box::new(pdb::PdbSink::create(writer, spec)?),
+        Format::Gro => Box::new(gro::GroSink::create(writer, spec)?),
+        Format::Xyz => Box::new(xyz::XyzSink::create(writer, spec)?),
+        Format::Npz | Format::Npy => anyhow::bail!("internal: not an MD format"),
+    };
+    Ok(Box::new(Committing {
+        sink,
+        output: shared,
+    }))
 }

@@ -306,6 +306,25 @@ pub fn shape_str(shape: &[usize]) -> String {
     }
 }
 
+/// Bytes per element of any plain numpy dtype (`<i8`, `|b1`, `<U5`, `<M8[ns]`), or `None` for
+/// object and structured dtypes, whose data length the header does not give.
+pub(crate) fn item_size(descr: &str) -> Option<u64> {
+    let code = descr.trim_start_matches(['<', '>', '|', '=']);
+    let kind = code.chars().next()?;
+    let digits: String = code[kind.len_utf8()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let n: u64 = digits.parse().ok()?;
+    let rest = &code[kind.len_utf8() + digits.len()..];
+    match kind {
+        'b' | 'i' | 'u' | 'f' | 'c' | 'S' | 'a' | 'V' if rest.is_empty() => Some(n),
+        'U' if rest.is_empty() => n.checked_mul(4),
+        'M' | 'm' if rest.is_empty() || rest.starts_with('[') => Some(n),
+        _ => None,
+    }
+}
+
 /// Encodes a version 1.0 `.npy` header (C order) for `shape` and `dtype`, padded so the data
 /// start on a 64-byte boundary as numpy writes it.
 pub fn encode_header(dtype: Dtype, shape: &[usize]) -> Vec<u8> {
@@ -380,6 +399,16 @@ mod tests {
         assert!(Dtype::from_descr("<i8").unwrap_err().contains("integer"));
         assert!(Dtype::from_descr("<c16").unwrap_err().contains("complex"));
         assert!(Dtype::from_descr("|O").unwrap_err().contains("object"));
+    }
+
+    #[test]
+    fn item_sizes_of_plain_dtypes() {
+        assert_eq!(item_size("<i8"), Some(8));
+        assert_eq!(item_size("|b1"), Some(1));
+        assert_eq!(item_size("<U5"), Some(20));
+        assert_eq!(item_size("<M8[ns]"), Some(8));
+        assert_eq!(item_size("|O"), None);
+        assert_eq!(item_size("[('x', '<f4')]"), None);
     }
 
     #[test]

@@ -88,6 +88,8 @@ impl NpzFile {
         let members = if is_zip {
             let entries = zipread::list_entries(BufReader::new(open()?))
                 .map_err(|e| anyhow!("{name}: {e}"))?;
+            let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+            key_clash(&names).map_err(|e| anyhow!("{name}: {e}"))?;
             let mut members = Vec::with_capacity(entries.len());
             for entry in entries {
                 let header = zipread::open_entry(open()?, &entry)
@@ -335,6 +337,23 @@ impl NpzFile {
     }
 }
 
+/// Refuses two members that numpy would show under one key (`arr` beside `arr.npy`, or a name
+/// stored twice): numpy reads one and hides the other, so which one is meant is unknowable.
+fn key_clash(names: &[String]) -> Result<(), String> {
+    let key = |n: &str| n.strip_suffix(".npy").unwrap_or(n).to_string();
+    for (i, a) in names.iter().enumerate() {
+        if let Some(b) = names[..i].iter().find(|b| key(b) == key(a)) {
+            return Err(format!(
+                "members {} and {} both hold array {} (numpy would read only one); rename one",
+                quote(b),
+                quote(a),
+                quote(&key(a))
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The trajectory's meta from its header: float32/float64, 3-D, frames ≥ 1, points ≥ 1, dims ≥ 2.
 pub(crate) fn trajectory_meta(
     source: &str,
@@ -343,6 +362,11 @@ pub(crate) fn trajectory_meta(
     dtype: Dtype,
 ) -> Result<TrajMeta> {
     let what = format!("{source}: array {}", quote(key));
+    // Sizes that overflow are refused here, so that `frames × points × dims` products are
+    // safe everywhere after.
+    header
+        .data_len(dtype.size())
+        .map_err(|e| anyhow!("{what}: {e}"))?;
     let [frames, points, dims] = header.shape[..] else {
         bail!(
             "{what}: shape {} is {}-D; a trajectory is 3-D (frames, points, dims)",
@@ -368,6 +392,8 @@ pub(crate) fn trajectory_meta(
         dims,
         width: dtype.width,
         big_endian: dtype.big_endian,
+        unit: "",
+        dt: None,
     })
 }
 
@@ -426,6 +452,32 @@ impl<R: Read + Send> MemberData for Checked<R> {
     }
 }
 
+/// A member's data whose first bytes were read ahead (see `stream_source`).
+struct Prefetched {
+    head: io::Cursor<Vec<u8>>,
+    rest: Box<dyn MemberData>,
+}
+
+impl Read for Prefetched {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.head.read(buf)? {
+            0 => self.rest.read(buf),
+            n => Ok(n),
+        }
+    }
+}
+
+impl MemberData for Prefetched {
+    fn verify(&mut self) -> io::Result<()> {
+        io::copy(&mut self.head, &mut io::sink())?;
+        self.rest.verify()
+    }
+
+    fn rest(&mut self) -> Result<Vec<ExtraMember>, String> {
+        self.rest.rest()
+    }
+}
+
 /// Where the other members come from, once the frames are read.
 enum Extras {
     None,
@@ -470,6 +522,7 @@ impl FrameSource<'static> for StreamSource {
         }
         self.next += n;
         Ok(Some(RawChunk {
+            first: 0,
             frames: n,
             bytes: ChunkBytes::Owned(buf),
             offsets: Vec::new(),
@@ -609,6 +662,7 @@ impl FrameSource<'static> for FortranSource {
         }
         self.next += n;
         Ok(Some(RawChunk {
+            first: 0,
             frames: n,
             bytes: ChunkBytes::Owned(buf),
             offsets: Vec::new(),
@@ -632,6 +686,8 @@ impl FrameSource<'static> for FortranSource {
 struct StreamZip {
     r: Option<BufReader<Box<dyn Read + Send>>>,
     before: Vec<ExtraMember>,
+    /// Names of the entries seen so far (to refuse a key clash).
+    names: Vec<String>,
 }
 
 /// An entry's data read from a pipe: stored or deflated.
@@ -697,6 +753,8 @@ impl StreamZip {
         let Some(entry) = zipread::next_local_header(&mut r).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
+        self.names.push(entry.name.clone());
+        key_clash(&self.names)?;
         let mut data = Checked::new(EntryData::open(r, &entry), entry.size, entry.crc32);
         let mut rec = Recorder {
             inner: &mut data,
@@ -705,13 +763,22 @@ impl StreamZip {
         let header = NpyHeader::read_from(&mut rec)
             .map_err(|e| format!("member {}: {e}", quote(&entry.name)))?;
         let raw_header = rec.seen;
+        // Sizes given only in a data descriptor: the `.npy` header tells how long the member
+        // is, so a stored member ends there and a deflated one stops one byte past it.
+        let what = |e: String| format!("member {}: {e}", quote(&entry.name));
+        let len = match super::npy::item_size(&header.descr) {
+            Some(item) => Some(header.data_len(item as usize).map_err(what)?),
+            None => None,
+        };
+        if entry.size.is_none() {
+            if let Some(len) = len {
+                data.bound(raw_header.len() as u64 + len);
+            }
+        }
         if !entry.deflated && entry.compressed_size.is_none() {
-            let item = Dtype::from_descr(&header.descr)
-                .map(|d| d.size())
-                .unwrap_or(1);
-            let len = header
-                .data_len(item)
-                .map_err(|e| format!("member {}: {e}", quote(&entry.name)))?;
+            let len = len.ok_or_else(|| {
+                what("a stored member of unknown length (an object or structured array) cannot be streamed; give the file instead".into())
+            })?;
             if let EntryData::Stored(t) = data.get_mut() {
                 t.set_limit(len);
             }
@@ -832,6 +899,7 @@ pub(crate) fn open_stream(
     let mut zip = Box::new(StreamZip {
         r: Some(r),
         before: Vec::new(),
+        names: Vec::new(),
     });
     while let Some(open) = zip.open_entry().map_err(|e| anyhow!("{name}: {e}"))? {
         let name_in_zip = &open.entry.name;
@@ -879,6 +947,17 @@ fn stream_source(
         bail!("{name}: array {}: Fortran-order data cannot be streamed from a pipe; give the file instead", quote(key));
     }
     let meta = trajectory_meta(name, key, header, dtype)?;
+    // A pipe's length is unknown: the first frame is read before the source is handed out,
+    // so that nothing sized by the header (points, weights) is allocated before the bytes
+    // that justify it have arrived.
+    let mut data = data;
+    let mut head = Vec::new();
+    read_exact_growing(&mut data, &mut head, meta.frame_len() * dtype.size())
+        .map_err(|e| anyhow!("{}: data truncated or corrupt in frame 0: {e}", meta.what()))?;
+    let data = Box::new(Prefetched {
+        head: io::Cursor::new(head),
+        rest: data,
+    });
     Ok(Box::new(StreamSource {
         codec: Arc::new(NpyCodec {
             dtype,

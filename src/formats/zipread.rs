@@ -83,6 +83,12 @@ impl<R: Read> Checked<R> {
         }
     }
 
+    /// Expects `size` bytes in all when the archive gave no size (a data descriptor follows):
+    /// reading more is then an error at once.
+    pub fn bound(&mut self, size: u64) {
+        self.expect_size.get_or_insert(size);
+    }
+
     /// Bytes read so far and their CRC.
     pub fn progress(&self) -> (u64, u32) {
         (self.read, self.hasher.clone().finalize())
@@ -121,7 +127,7 @@ impl<R: Read> Read for Checked<R> {
         if let Some(size) = self.expect_size {
             if self.read > size {
                 return Err(invalid(format!(
-                    "member is larger than its zip header says ({size} bytes)"
+                    "member is larger than its headers say ({size} bytes)"
                 )));
             }
             if n == 0 && !buf.is_empty() && self.read < size {

@@ -316,3 +316,46 @@ pub fn write_atomically(
     produce(&mut out)?;
     out.commit()
 }
+
+/// An [`Output`] shared between a format's sink, which writes into it as a plain
+/// `Write`, and the adapter that commits it when the sink is done.
+#[derive(Clone)]
+pub struct SharedOutput(std::sync::Arc<std::sync::Mutex<Option<Output>>>);
+
+impl SharedOutput {
+    /// Shares `output`.
+    pub fn new(output: Output) -> SharedOutput {
+        SharedOutput(std::sync::Arc::new(std::sync::Mutex::new(Some(output))))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Output) -> io::Result<T>) -> io::Result<T> {
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            Some(out) => f(out),
+            None => Err(io::Error::other("output already committed")),
+        }
+    }
+
+    /// Commits the output (see [`Output::commit`]).
+    pub fn commit(&self) -> Result<()> {
+        let taken = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match taken {
+            Some(out) => out.commit(),
+            None => bail!("internal: output already committed"),
+        }
+    }
+}
+
+impl Write for SharedOutput {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.with(|o| o.write(buf))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.with(|o| o.write_all(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.with(|o| o.flush())
+    }
+}

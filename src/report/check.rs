@@ -298,7 +298,13 @@ fn deviation(got: &[f64], orig: &[f64], q: Option<&DMatrix<f64>>, dims: usize) -
 /// built from the moved input as `align` would build them (`--ref average` included).
 pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
     let location = req.input.location.clone().unwrap_or(InputLocation::Stdin);
-    let mut input = Input::open(&location, true, &std::env::temp_dir(), false)?;
+    let mut input = Input::open(
+        &location,
+        req.input.format,
+        true,
+        &std::env::temp_dir(),
+        false,
+    )?;
     let mut source = input.source(req.input.key.as_deref())?;
     let meta = source.meta().clone();
     let tolerance = if meta.width == Width::F32 { 1e-4 } else { 1e-9 };
@@ -334,7 +340,13 @@ pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
         .collect();
     let mut stages = req.stages.clone();
     stages.to_ref_center = false;
-    let fit = load_fit(&stages, &input, meta.points)?;
+    let topology = crate::plan::load_topology(
+        &req.input,
+        &input,
+        meta.points,
+        stages.masses.as_deref() == Some("topology"),
+    )?;
+    let fit = load_fit(&stages, &input, topology.as_ref(), meta.points)?;
     let mut pipelines = Vec::new();
     for spec in pipelines_or(&req.pipelines, &DEFAULT_PIPELINES) {
         let mut build = |motion: Option<Arc<dyn Stage>>| -> Result<Vec<Step>> {

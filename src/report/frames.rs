@@ -285,6 +285,8 @@ mod tests {
             dims: 2,
             width: crate::formats::Width::F64,
             big_endian: false,
+            unit: "",
+            dt: None,
         };
         let mut rep = FrameReporter::new(&meta, &"com".parse().unwrap(), None, Fit::all(1), false);
         for (i, x) in [0.0, 1.0, 2.0, 3.0, 13.0, 14.0].into_iter().enumerate() {

@@ -46,9 +46,15 @@ pub fn open_pipelines(
     defaults: &[&str],
 ) -> Result<(Input, TrajMeta, Pipelines)> {
     let location = input.location.clone().unwrap_or(InputLocation::Stdin);
-    let mut opened = Input::open(&location, true, &std::env::temp_dir(), false)?;
+    let mut opened = Input::open(&location, input.format, true, &std::env::temp_dir(), false)?;
     let meta = opened.source(input.key.as_deref())?.meta().clone();
-    let fit = load_fit(stages, &opened, meta.points)?;
+    let topology = crate::plan::load_topology(
+        input,
+        &opened,
+        meta.points,
+        stages.masses.as_deref() == Some("topology"),
+    )?;
+    let fit = load_fit(stages, &opened, topology.as_ref(), meta.points)?;
     let mut ctx = PipelineContext {
         input: &mut opened,
         meta: meta.clone(),

@@ -57,7 +57,7 @@ struct Keep {
 impl Observer for Keep {
     fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
         for i in 0..view.frames {
-            if (view.first + i) % self.every == 0 {
+            if (view.first + i).is_multiple_of(self.every) {
                 let f = view.frame(i);
                 self.frames
                     .push(f.chunks_exact(self.dims).map(|p| (p[0], p[1])).collect());
