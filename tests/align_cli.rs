@@ -56,8 +56,8 @@ fn check_principal_rotation_invariance(input: &Path) {
 }
 
 #[test]
-fn principal_is_rotation_invariant_on_paths() {
-    if let Some(p) = shared_paths("principal_is_rotation_invariant_on_paths") {
+fn needs_shared_principal_is_rotation_invariant_on_paths() {
+    if let Some(p) = shared_paths("needs_shared_principal_is_rotation_invariant_on_paths") {
         check_principal_rotation_invariance(&p);
     }
 }
@@ -145,8 +145,8 @@ fn check_continuous_has_no_jumps(input: &Path) -> (f64, f64) {
 }
 
 #[test]
-fn sign_continuous_has_no_jumps_on_paths() {
-    if let Some(p) = shared_paths("sign_continuous_has_no_jumps_on_paths") {
+fn needs_shared_sign_continuous_has_no_jumps_on_paths() {
+    if let Some(p) = shared_paths("needs_shared_sign_continuous_has_no_jumps_on_paths") {
         let (cont, skew) = check_continuous_has_no_jumps(&p);
         // Measured: continuous 7.8 × median (frames 1137–1143, an avoided eigenvalue crossing,
         // gap 8.5%); the skew rule flips, with steps far above that.

@@ -56,8 +56,8 @@ fn check_com_of(input: &Path) {
 }
 
 #[test]
-fn com_centers_shared_paths() {
-    let Some(paths) = shared_paths("com_centers_shared_paths") else {
+fn needs_shared_com_centers_shared_paths() {
+    let Some(paths) = shared_paths("needs_shared_com_centers_shared_paths") else {
         return;
     };
     let x = read_array(&paths, "arr");
@@ -193,8 +193,8 @@ fn check_fit_points(input: &Path) {
 }
 
 #[test]
-fn fit_points_change_only_the_centre_shared_paths() {
-    let Some(paths) = shared_paths("fit_points_change_only_the_centre_shared_paths") else {
+fn needs_shared_fit_points_change_only_the_centre_shared_paths() {
+    let Some(paths) = shared_paths("needs_shared_fit_points_change_only_the_centre_shared_paths") else {
         return;
     };
     check_fit_points(&paths);
@@ -228,8 +228,8 @@ fn check_point3(input: &Path) {
 }
 
 #[test]
-fn point3_shared_paths() {
-    let Some(paths) = shared_paths("point3_shared_paths") else {
+fn needs_shared_point3_shared_paths() {
+    let Some(paths) = shared_paths("needs_shared_point3_shared_paths") else {
         return;
     };
     check_point3(&paths);

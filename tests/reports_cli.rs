@@ -82,8 +82,8 @@ fn assert_book_finding(report: &Value) {
 }
 
 #[test]
-fn sensitivity_on_paths_reproduces_the_books_finding() {
-    let Some(paths) = shared_paths("sensitivity_on_paths_reproduces_the_books_finding") else {
+fn needs_shared_sensitivity_on_paths_reproduces_the_books_finding() {
+    let Some(paths) = shared_paths("needs_shared_sensitivity_on_paths_reproduces_the_books_finding") else {
         return;
     };
     let report = sensitivity_json(&paths, &["--frames", "64"]);

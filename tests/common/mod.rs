@@ -28,7 +28,13 @@ pub fn shared_paths(test: &str) -> Option<PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        println!("skipped {test}: {} is absent", p.display());
+        // Written to the process's stderr directly: the test harness captures print!/eprint!,
+        // so a plain `cargo test` would not show a macro's line.
+        let line = format!(
+            "SKIPPED {test}: {} is absent (tests named needs_shared_* use the book's data)\n",
+            p.display()
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
         None
     }
 }
