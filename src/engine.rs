@@ -15,7 +15,7 @@ use crate::progress::Progress;
 use crate::stages::{FrameFacts, Step};
 use anyhow::{anyhow, bail, Result};
 use rayon::prelude::*;
-use std::sync::mpsc::{channel, sync_channel};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Mutex;
 
 /// Frames to read, as a Python slice over the source's frames (`START:STOP:STEP`).
@@ -169,6 +169,47 @@ impl FirstError {
     }
 }
 
+/// One frame's work before encoding: decode, check, run the leading parallel steps.
+struct FrameTask<'t, 'r> {
+    decoder: &'t dyn crate::formats::FrameDecoder,
+    steps: Vec<&'t dyn crate::stages::Stage>,
+    raw: &'t RawChunk<'r>,
+    fixed: Option<usize>,
+    allow_nonfinite: bool,
+    dims: usize,
+}
+
+impl FrameTask<'_, '_> {
+    fn run(
+        &self,
+        i: usize,
+        coords: &mut [f64],
+        fact: &mut FrameFacts,
+        info: &mut FrameInfo,
+        bad: &mut bool,
+    ) -> Result<(), String> {
+        *fact = FrameFacts::default();
+        *info = FrameInfo::default();
+        self.decoder
+            .decode(self.raw.frame(i, self.fixed), coords, info)?;
+        // A branch-free pass (vectorised); the bad point is only searched for when there is one.
+        *bad = !coords.iter().fold(true, |ok, v| ok & v.is_finite());
+        if *bad && !self.allow_nonfinite {
+            let at = coords.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            return Err(format!(
+                "point {} has a NaN or Inf coordinate (pass --allow-nonfinite to pass such frames through unchanged)",
+                at / self.dims
+            ));
+        }
+        if !*bad {
+            for stage in &self.steps {
+                fact.merge(stage.apply(coords));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What the compute phase needs to know besides the chunk.
 struct Compute<'p, 'a> {
     meta: &'p TrajMeta,
@@ -208,29 +249,19 @@ impl Compute<'_, '_> {
                 Step::Ordered(_) => None,
             })
             .collect();
-        let (decoder, allow_nonfinite) = (&*self.decoder, self.allow_nonfinite);
+        let task = FrameTask {
+            decoder: &*self.decoder,
+            steps,
+            raw,
+            fixed,
+            allow_nonfinite: self.allow_nonfinite,
+            dims,
+        };
         let frame = |i: usize,
                      coords: &mut [f64],
                      fact: &mut FrameFacts,
                      info: &mut FrameInfo,
-                     bad: &mut bool|
-         -> Result<(), String> {
-            *fact = FrameFacts::default();
-            *info = FrameInfo::default();
-            decoder.decode(raw.frame(i, fixed), coords, info)?;
-            // A branch-free pass (vectorised); the bad point is only searched for when there is one.
-            *bad = !coords.iter().fold(true, |ok, v| ok & v.is_finite());
-            if *bad && !allow_nonfinite {
-                let at = coords.iter().position(|v| !v.is_finite()).unwrap_or(0);
-                return Err(format!("point {} has a NaN or Inf coordinate (pass --allow-nonfinite to pass such frames through unchanged)", at / dims));
-            }
-            if !*bad {
-                for stage in &steps {
-                    fact.merge(stage.apply(coords));
-                }
-            }
-            Ok(())
-        };
+                     bad: &mut bool| { task.run(i, coords, fact, info, bad) };
         let n = work.facts.len().max(1);
         let frames = work
             .coords
@@ -404,39 +435,18 @@ pub fn run<'a>(
         range_step: step,
     };
     source.skip(start)?;
+    let plan = ReadPlan {
+        start,
+        count,
+        step,
+        chunk,
+    };
     let summary = std::thread::scope(|scope| -> Result<RunSummary> {
         let (full_tx, full_rx) = sync_channel::<Result<RawChunk<'a>>>(1);
         let (empty_tx, empty_rx) = channel::<Vec<u8>>();
         let (out_tx, out_rx) = sync_channel::<(Vec<u8>, usize)>(1);
         let (spent_tx, spent_rx) = channel::<Vec<u8>>();
-        let reader = scope.spawn(move || {
-            let mut left = count;
-            while left > 0 {
-                let buf = empty_rx.try_recv().unwrap_or_default();
-                let want = chunk.min(left);
-                let msg = read_frames(&mut *source, want, step, buf);
-                let stop = !matches!(msg, Ok(Some(_)));
-                if let Ok(Some(c)) = &msg {
-                    left -= c.frames;
-                }
-                let msg = msg.and_then(|c| {
-                    c.ok_or_else(|| {
-                        anyhow!("{}: fewer frames than the header says", meta_name(&*source))
-                    })
-                });
-                if full_tx.send(msg).is_err() || stop {
-                    return Ok(source);
-                }
-            }
-            // Read to the end, so that the source verifies itself (CRC, sizes).
-            if step == 1 && start + count == source.meta().frames {
-                let buf = empty_rx.try_recv().unwrap_or_default();
-                if source.read(1, buf)?.is_some() {
-                    bail!("{}: more frames than the header says", meta_name(&*source));
-                }
-            }
-            Ok(source)
-        });
+        let reader = scope.spawn(move || read_loop(source, plan, full_tx, empty_rx));
         let writer = sink.map(|mut sink| {
             scope.spawn(move || -> Result<Box<dyn FrameSink<'a> + 'a>> {
                 for (buf, n) in out_rx {
@@ -446,45 +456,13 @@ pub fn run<'a>(
                 Ok(sink)
             })
         });
-        let mut work = Work::default();
-        let mut summary = RunSummary::default();
-        let n_par = leading_parallel(compute.steps);
-        let mut result = Ok(());
-        let mut done = 0;
-        for msg in full_rx.iter() {
-            let raw = match msg {
-                Ok(raw) => raw,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            let mut out = spent_rx.try_recv().unwrap_or_default();
-            let r = process_chunk(
-                &mut compute,
-                &raw,
-                done,
-                &mut work,
-                n_par,
-                observers,
-                &mut out,
-                &mut summary,
-            );
-            if let crate::formats::ChunkBytes::Owned(buf) = raw.bytes {
-                let _ = empty_tx.send(buf);
-            }
-            if let Err(e) = r {
-                result = Err(e);
-                break;
-            }
-            done += raw.frames;
-            progress.advance(raw.frames);
-            if writer.is_some() && out_tx.send((out, raw.frames)).is_err() {
-                break; // the writer failed: its error is reported below
-            }
-        }
-        drop(full_rx);
-        drop(out_tx);
+        let buffers = Buffers {
+            full: full_rx,
+            empty: empty_tx,
+            out: writer.is_some().then_some(out_tx),
+            spent: spent_rx,
+        };
+        let (result, mut summary) = compute_loop(&mut compute, buffers, observers, &progress);
         let source = reader
             .join()
             .map_err(|_| anyhow!("internal: reader thread panicked"))?;
@@ -497,18 +475,113 @@ pub fn run<'a>(
         result?;
         let mut source = source?;
         let sink = sink.transpose()?;
-        if done != count {
+        if summary.frames != count {
             bail!("{}: fewer frames than the header says", meta.what());
         }
         if let Some(sink) = sink {
             let extras = source.extras()?;
             sink.finish(extras)?;
         }
-        summary.frames = done;
+        summary.frames = count;
         Ok(summary)
     })?;
     progress.finish();
     Ok(summary)
+}
+
+/// Which frames the reader thread reads, and how many at a time.
+#[derive(Clone, Copy)]
+struct ReadPlan {
+    start: usize,
+    count: usize,
+    step: usize,
+    chunk: usize,
+}
+
+/// The reader thread: frames the source's bytes into chunks (recycling spent buffers), then
+/// reads on to the end so that the source verifies itself (CRC, sizes). Returns the source,
+/// whose extra members the sink still needs.
+fn read_loop<'a>(
+    mut source: Box<dyn FrameSource<'a> + 'a>,
+    plan: ReadPlan,
+    full: SyncSender<Result<RawChunk<'a>>>,
+    empty: Receiver<Vec<u8>>,
+) -> Result<Box<dyn FrameSource<'a> + 'a>> {
+    let mut left = plan.count;
+    while left > 0 {
+        let buf = empty.try_recv().unwrap_or_default();
+        let msg = read_frames(&mut *source, plan.chunk.min(left), plan.step, buf);
+        let stop = !matches!(msg, Ok(Some(_)));
+        if let Ok(Some(c)) = &msg {
+            left -= c.frames;
+        }
+        let msg = msg.and_then(|c| {
+            c.ok_or_else(|| anyhow!("{}: fewer frames than the header says", meta_name(&*source)))
+        });
+        if full.send(msg).is_err() || stop {
+            return Ok(source);
+        }
+    }
+    if plan.step == 1 && plan.start + plan.count == source.meta().frames {
+        let buf = empty.try_recv().unwrap_or_default();
+        if source.read(1, buf)?.is_some() {
+            bail!("{}: more frames than the header says", meta_name(&*source));
+        }
+    }
+    Ok(source)
+}
+
+/// The channels between the reader, this thread and the writer.
+struct Buffers<'a> {
+    full: Receiver<Result<RawChunk<'a>>>,
+    empty: Sender<Vec<u8>>,
+    out: Option<SyncSender<(Vec<u8>, usize)>>,
+    spent: Receiver<Vec<u8>>,
+}
+
+/// This thread's part: each chunk from the reader is aligned, observed, encoded and handed to
+/// the writer; read buffers go back to the reader. Returns the first error and the counts.
+fn compute_loop(
+    compute: &mut Compute<'_, '_>,
+    buffers: Buffers<'_>,
+    observers: &mut [&mut dyn Observer],
+    progress: &Progress,
+) -> (Result<()>, RunSummary) {
+    let mut work = Work::default();
+    let mut summary = RunSummary::default();
+    let n_par = leading_parallel(compute.steps);
+    for msg in buffers.full.iter() {
+        let raw = match msg {
+            Ok(raw) => raw,
+            Err(e) => return (Err(e), summary),
+        };
+        let mut out = buffers.spent.try_recv().unwrap_or_default();
+        let done = summary.frames;
+        let r = process_chunk(
+            compute,
+            &raw,
+            done,
+            &mut work,
+            n_par,
+            observers,
+            &mut out,
+            &mut summary,
+        );
+        if let crate::formats::ChunkBytes::Owned(buf) = raw.bytes {
+            let _ = buffers.empty.send(buf);
+        }
+        if let Err(e) = r {
+            return (Err(e), summary);
+        }
+        summary.frames += raw.frames;
+        progress.advance(raw.frames);
+        if let Some(tx) = &buffers.out {
+            if tx.send((out, raw.frames)).is_err() {
+                break; // the writer failed: its error is reported by the caller
+            }
+        }
+    }
+    (Ok(()), summary)
 }
 
 fn meta_name(source: &dyn FrameSource<'_>) -> String {

@@ -7,6 +7,7 @@ use crate::formats::FrameInfo;
 use crate::io::InputLocation;
 use crate::plan::{load_topology, Input, InputOptions};
 use crate::text::escape;
+use crate::topology::Topology;
 use anyhow::Result;
 use std::fmt::Write as _;
 
@@ -85,76 +86,61 @@ impl Observer for Times {
     }
 }
 
-/// The text `aligntraj info` prints: members (npz), shape, dtype or format, units, box and
-/// time (MD formats), topology summary and selection count, and the centroid drift.
-pub fn info_text(opts: &InputOptions, select: Option<&str>) -> Result<String> {
-    let location = opts.location.clone().unwrap_or(InputLocation::Stdin);
-    let mut input = Input::open(&location, opts.format, true, &std::env::temp_dir(), true)?;
-    let mut out = String::new();
-    if let Some(file) = input.file() {
-        let kind = if file.is_zip { "npz" } else { "npy" };
-        writeln!(
-            out,
-            "input    {} ({kind}, {} member(s))",
-            input.name,
-            file.members.len()
-        )?;
-        for m in &file.members {
-            match &m.header {
-                Ok(h) => writeln!(
-                    out,
-                    "member   {:<12} {:<18} {:<5} {}{}",
-                    escape(&m.key),
-                    h.shape_str(),
-                    escape(&h.descr),
-                    if m.entry.as_ref().is_some_and(|e| e.deflated) {
-                        "deflated"
-                    } else {
-                        "stored"
-                    },
-                    if h.fortran_order {
-                        ", Fortran order"
-                    } else {
-                        ""
-                    }
-                )?,
-                Err(e) => writeln!(
-                    out,
-                    "member   {:<12} (not an .npy array: {})",
-                    escape(&m.key),
-                    escape(e)
-                )?,
-            }
-        }
-    } else {
+/// The members of an npz/npy input, or the format of an MD one.
+fn describe_container(input: &Input, out: &mut String) -> Result<()> {
+    let Some(file) = input.file() else {
         writeln!(
             out,
             "input    {} ({})",
             input.name,
             input.format().extension()
         )?;
-    }
-    let source = input.source(opts.key.as_deref())?;
-    let meta = source.meta().clone();
-    if !input.format().is_md() {
-        writeln!(out, "key      {}", escape(&meta.key))?;
-    }
-    writeln!(out, "frames   {}", meta.frames)?;
-    writeln!(out, "points   {}", meta.points)?;
-    writeln!(out, "dims     {}", meta.dims)?;
-    let dtype = Dtype {
-        width: meta.width,
-        big_endian: meta.big_endian,
+        return Ok(());
     };
-    writeln!(out, "dtype    {} ({})", dtype.name(), dtype.descr())?;
-    if !meta.unit.is_empty() {
-        writeln!(out, "units    {} (length), ps (time)", meta.unit)?;
+    let kind = if file.is_zip { "npz" } else { "npy" };
+    writeln!(
+        out,
+        "input    {} ({kind}, {} member(s))",
+        input.name,
+        file.members.len()
+    )?;
+    for m in &file.members {
+        match &m.header {
+            Ok(h) => writeln!(
+                out,
+                "member   {:<12} {:<18} {:<5} {}{}",
+                escape(&m.key),
+                h.shape_str(),
+                escape(&h.descr),
+                if m.entry.as_ref().is_some_and(|e| e.deflated) {
+                    "deflated"
+                } else {
+                    "stored"
+                },
+                if h.fortran_order {
+                    ", Fortran order"
+                } else {
+                    ""
+                }
+            )?,
+            Err(e) => writeln!(
+                out,
+                "member   {:<12} (not an .npy array: {})",
+                escape(&m.key),
+                escape(e)
+            )?,
+        }
     }
-    if let Some(dt) = meta.dt {
-        writeln!(out, "dt       {dt} ps")?;
-    }
-    let topology = load_topology(opts, &input, meta.points, true)?;
-    if let Some(t) = &topology {
+    Ok(())
+}
+
+/// The topology summary and, with `select`, how many atoms the selection picks.
+fn describe_topology(
+    topology: Option<&Topology>,
+    select: Option<&str>,
+    out: &mut String,
+) -> Result<()> {
+    if let Some(t) = topology {
         let residues = t
             .atoms
             .windows(2)
@@ -171,19 +157,71 @@ pub fn info_text(opts: &InputOptions, select: Option<&str>) -> Result<String> {
         )?;
     }
     if let Some(expr) = select {
-        let t = topology.as_ref().ok_or_else(|| {
+        let t = topology.ok_or_else(|| {
             anyhow::anyhow!("--select needs a topology: give --top FILE, or a PDB/GRO input")
         })?;
         let picked = crate::select::select(t, expr)
             .map_err(|e| crate::plan::selection_error(expr, &e.to_string()))?;
+        let (first, last) = (
+            picked.first().copied().unwrap_or(0),
+            picked.last().copied().unwrap_or(0),
+        );
+        writeln!(out, "select   {} atoms ({first} … {last})", picked.len())?;
+    }
+    Ok(())
+}
+
+/// The first frame's box and the time span, where the format carries them.
+fn describe_times(times: &Times, unit: &str, out: &mut String) -> Result<()> {
+    let Some(first) = &times.first else {
+        return Ok(());
+    };
+    if let Some(cell) = first.cell {
+        let len = |v: [f64; 3]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
         writeln!(
             out,
-            "select   {} atoms ({} … {})",
-            picked.len(),
-            picked.first().copied().unwrap_or(0),
-            picked.last().copied().unwrap_or(0)
+            "box      {:.3} {:.3} {:.3} {unit} (first frame)",
+            len(cell[0]),
+            len(cell[1]),
+            len(cell[2])
         )?;
     }
+    if let (Some(t0), Some(t1)) = (first.time, times.last_time) {
+        writeln!(out, "time     {t0} … {t1} ps")?;
+    }
+    Ok(())
+}
+
+/// The text `aligntraj info` prints: members (npz), shape, dtype or format, units, box and
+/// time (MD formats), topology summary and selection count, and the centroid drift.
+pub fn info_text(opts: &InputOptions, select: Option<&str>) -> Result<String> {
+    let location = opts.location.clone().unwrap_or(InputLocation::Stdin);
+    let mut input = Input::open(&location, opts.format, true, &std::env::temp_dir(), true)?;
+    let mut out = String::new();
+    describe_container(&input, &mut out)?;
+    let source = input.source(opts.key.as_deref())?;
+    let meta = source.meta().clone();
+    if !input.format().is_md() {
+        writeln!(out, "key      {}", escape(&meta.key))?;
+    }
+    writeln!(
+        out,
+        "frames   {}\npoints   {}\ndims     {}",
+        meta.frames, meta.points, meta.dims
+    )?;
+    let dtype = Dtype {
+        width: meta.width,
+        big_endian: meta.big_endian,
+    };
+    writeln!(out, "dtype    {} ({})", dtype.name(), dtype.descr())?;
+    if !meta.unit.is_empty() {
+        writeln!(out, "units    {} (length), ps (time)", meta.unit)?;
+    }
+    if let Some(dt) = meta.dt {
+        writeln!(out, "dt       {dt} ps")?;
+    }
+    let topology = load_topology(opts, &input, meta.points, true)?;
+    describe_topology(topology.as_ref(), select, &mut out)?;
     let mut drift = Drift {
         dims: meta.dims,
         ..Default::default()
@@ -195,22 +233,7 @@ pub fn info_text(opts: &InputOptions, select: Option<&str>) -> Result<String> {
         ..Default::default()
     };
     engine::run(source, &mut [], None, &mut [&mut drift, &mut times], &run)?;
-    if let Some(first) = &times.first {
-        if let Some(cell) = first.cell {
-            let len = |v: [f64; 3]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-            writeln!(
-                out,
-                "box      {:.3} {:.3} {:.3} {} (first frame)",
-                len(cell[0]),
-                len(cell[1]),
-                len(cell[2]),
-                meta.unit
-            )?;
-        }
-        if let (Some(t0), Some(t1)) = (first.time, times.last_time) {
-            writeln!(out, "time     {t0} … {t1} ps")?;
-        }
-    }
+    describe_times(&times, meta.unit, &mut out)?;
     writeln!(
         out,
         "centroid frame 0 {} -> last {}; farthest {:.4} from frame 0 (frame {}); path length {:.4}",

@@ -548,58 +548,26 @@ impl<'i> PipelineContext<'i> {
         if !self.input.rereadable() {
             bail!("internal: --ref average needs a re-readable input");
         }
-        let dims = self.meta.dims;
         let first = self.input_frame(self.input_options.frames.start.min(self.meta.frames - 1))?;
-        let mut reference =
-            stages::center_reference(first, dims, center, &self.fit, false, String::new());
         let run = RunOptions {
             chunk_frames: self.input_options.chunk_frames,
             allow_nonfinite: self.input_options.allow_nonfinite,
             range: self.input_options.frames,
             progress: None,
         };
-        for iteration in 1..=AVERAGE_MAX_ITER {
-            let current = Arc::new(reference.clone());
-            let plan = StagePlan {
-                center: center.clone(),
-                rotate: RotateKind::Kabsch {
-                    reference: current,
-                    to_ref_center: false,
-                },
-                fit: self.fit.clone(),
-                points: self.meta.points,
-                dims,
-                check_centred: false,
-            };
-            let mut steps =
-                stages::build_steps(plan).map_err(|e| anyhow!("{}: {e}", self.meta.what()))?;
-            if let Some(m) = &self.motion {
-                steps.insert(0, Step::Parallel(Box::new(SharedStage(m.clone()))));
-            }
-            let mut sum = AverageSum::new(self.meta.frame_len());
-            let source = self.input.source(self.input_options.key.as_deref())?;
-            engine::run(source, &mut steps, None, &mut [&mut sum], &run)?;
-            if sum.count == 0 {
-                bail!("{}: no finite frame to average", self.meta.what());
-            }
-            let average: Vec<f64> = sum.sum.iter().map(|s| s / sum.count as f64).collect();
-            let change = self.fit.rmsd(&average, &reference.coords, dims);
-            let rg = self.fit.rms(&average, dims);
-            reference.coords = average;
-            if change <= AVERAGE_TOL * rg {
-                reference.description = format!(
-                    "average structure of {} ({iteration} passes)",
-                    self.input.name
-                );
-                break;
-            }
-            reference.description = format!(
-                "average structure of {} ({iteration} passes, not converged: change {change:.3e})",
-                self.input.name
-            );
-        }
-        reference.center = vec![0.0; dims];
-        Ok(reference)
+        let input = &mut *self.input;
+        let key = self.input_options.key.as_deref();
+        let name = input.name.clone();
+        average_reference(
+            &mut || input.source(key),
+            first,
+            &self.meta,
+            center,
+            &self.fit,
+            self.motion.as_ref(),
+            &run,
+            &name,
+        )
     }
 
     /// The source for the main pass (replaying frames read ahead from a stream).
@@ -609,6 +577,64 @@ impl<'i> PipelineContext<'i> {
             None => self.input.source(self.input_options.key.as_deref()),
         }
     }
+}
+
+/// The iterative average structure of `--ref average` (SPEC §3): starting from `first` (a raw
+/// frame, moved by `motion` already), align every frame `run` reads to the current average and
+/// average again, until successive averages differ by less than [`AVERAGE_TOL`] × their Rg or
+/// after [`AVERAGE_MAX_ITER`] passes. `open` gives a fresh source over the input for each pass
+/// (a file, or an array in memory); `motion` moves every frame first; `name` names the input in
+/// the reference's description.
+#[allow(clippy::too_many_arguments)]
+pub fn average_reference<'a>(
+    open: &mut dyn FnMut() -> Result<Box<dyn FrameSource<'a> + 'a>>,
+    first: Vec<f64>,
+    meta: &TrajMeta,
+    center: &CenterKind,
+    fit: &Fit,
+    motion: Option<&Arc<dyn Stage>>,
+    run: &RunOptions,
+    name: &str,
+) -> Result<Reference> {
+    let dims = meta.dims;
+    let mut reference = stages::center_reference(first, dims, center, fit, false, String::new());
+    for iteration in 1..=AVERAGE_MAX_ITER {
+        let current = Arc::new(reference.clone());
+        let plan = StagePlan {
+            center: center.clone(),
+            rotate: RotateKind::Kabsch {
+                reference: current,
+                to_ref_center: false,
+            },
+            fit: fit.clone(),
+            points: meta.points,
+            dims,
+            check_centred: false,
+        };
+        let mut steps = stages::build_steps(plan).map_err(|e| anyhow!("{}: {e}", meta.what()))?;
+        if let Some(m) = motion {
+            steps.insert(0, Step::Parallel(Box::new(SharedStage(m.clone()))));
+        }
+        let mut sum = AverageSum::new(meta.frame_len());
+        let source = open()?;
+        engine::run(source, &mut steps, None, &mut [&mut sum], run)?;
+        if sum.count == 0 {
+            bail!("{}: no finite frame to average", meta.what());
+        }
+        let average: Vec<f64> = sum.sum.iter().map(|s| s / sum.count as f64).collect();
+        let change = fit.rmsd(&average, &reference.coords, dims);
+        let rg = fit.rms(&average, dims);
+        reference.coords = average;
+        if change <= AVERAGE_TOL * rg {
+            reference.description = format!("average structure of {name} ({iteration} passes)");
+            break;
+        }
+        reference.description = format!(
+            "average structure of {name} ({iteration} passes, not converged: change {change:.3e})"
+        );
+    }
+    reference.center = vec![0.0; dims];
+    Ok(reference)
 }
 
 fn source_frame_bytes(ctx: &PipelineContext<'_>) -> usize {

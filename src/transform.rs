@@ -147,21 +147,7 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
     };
     let summary = engine::run(source, &mut steps, Some(sink), &mut observers, &run)?;
     if let Some(r) = reporter {
-        let report = r.finish();
-        if let Some(path) = &job.report {
-            crate::report::frames::write_frame_report(path, &report)?;
-            if !job.quiet {
-                eprintln!(
-                    "wrote {}: {} jump frames, {} degenerate",
-                    crate::text::escape(&path.to_string_lossy()),
-                    report.summary.jumps,
-                    report.summary.degenerate
-                );
-            }
-        }
-        if let Some(path) = &job.rmsf {
-            crate::report::frames::write_rmsf(path, &report)?;
-        }
+        write_reports(job, r)?;
     }
     if !job.quiet {
         if announce {
@@ -179,6 +165,26 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
         output: target,
         summary,
     })
+}
+
+/// Writes `--report` and `--rmsf` from the reporter that observed the run.
+fn write_reports(job: &TransformJob, reporter: FrameReporter) -> Result<()> {
+    let report = reporter.finish();
+    if let Some(path) = &job.report {
+        crate::report::frames::write_frame_report(path, &report)?;
+        if !job.quiet {
+            eprintln!(
+                "wrote {}: {} jump frames, {} degenerate",
+                crate::text::escape(&path.to_string_lossy()),
+                report.summary.jumps,
+                report.summary.degenerate
+            );
+        }
+    }
+    if let Some(path) = &job.rmsf {
+        crate::report::frames::write_rmsf(path, &report)?;
+    }
+    Ok(())
 }
 
 /// One warning per kind of fallback, worded for the stage that needed it.

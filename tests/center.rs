@@ -194,7 +194,8 @@ fn check_fit_points(input: &Path) {
 
 #[test]
 fn needs_shared_fit_points_change_only_the_centre_shared_paths() {
-    let Some(paths) = shared_paths("needs_shared_fit_points_change_only_the_centre_shared_paths") else {
+    let Some(paths) = shared_paths("needs_shared_fit_points_change_only_the_centre_shared_paths")
+    else {
         return;
     };
     check_fit_points(&paths);

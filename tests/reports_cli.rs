@@ -83,7 +83,9 @@ fn assert_book_finding(report: &Value) {
 
 #[test]
 fn needs_shared_sensitivity_on_paths_reproduces_the_books_finding() {
-    let Some(paths) = shared_paths("needs_shared_sensitivity_on_paths_reproduces_the_books_finding") else {
+    let Some(paths) =
+        shared_paths("needs_shared_sensitivity_on_paths_reproduces_the_books_finding")
+    else {
         return;
     };
     let report = sensitivity_json(&paths, &["--frames", "64"]);

@@ -4,7 +4,7 @@
 
 mod args;
 
-use aligntraj::generate::{generate, GenerateRequest, Kind};
+use aligntraj::generate::{generate, GenerateRequest};
 use aligntraj::io::output::resolve_output;
 use aligntraj::io::InputLocation;
 use aligntraj::options::{CenterSpec, PipelineSpec, RotateSpec};
@@ -188,153 +188,169 @@ fn transform_job(
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Center(a) => {
-            let mut input = a.input;
-            let point = optional_value(a.point, &mut input.input, "--point");
-            let center = match (a.com, point) {
-                (true, _) => CenterSpec::Com,
-                (false, Some(list)) if list.len() == 1 => CenterSpec::Point(list[0]),
-                (false, Some(list)) => {
-                    usage(format!("--point takes one point index, not {}", list.len()))
-                }
-                (false, None) => CenterSpec::Point(0),
-            };
-            let pipeline = PipelineSpec {
-                center,
-                rotate: RotateSpec::None,
-            };
-            a.run.apply_threads()?;
-            run_transform(&transform_job(
-                input,
-                a.run,
-                a.fit,
-                RotationArgs::default(),
-                pipeline,
-                a.output.output,
-            ))?;
-        }
-        Command::Rotate(a) => {
-            let mut input = a.input;
-            let rotate = if a.principal {
-                RotateSpec::Principal
-            } else if a.kabsch {
-                RotateSpec::Kabsch
-            } else {
-                RotateSpec::PointVector(optional_value(
-                    a.point_vector,
-                    &mut input.input,
-                    "--point-vector",
-                ))
-            };
-            check_rotation_options(&rotate, &a.rotation);
-            let pipeline = PipelineSpec {
-                center: CenterSpec::None,
-                rotate,
-            };
-            a.run.apply_threads()?;
-            let mut job = transform_job(input, a.run, a.fit, a.rotation, pipeline, a.output.output);
-            job.check_centred = true;
-            run_transform(&job)?;
-        }
-        Command::Align(a) => {
-            let pipeline = PipelineSpec {
-                center: a.center,
-                rotate: a.rotate,
-            };
-            check_rotation_options(&pipeline.rotate, &a.rotation);
-            a.run.apply_threads()?;
-            let mut job =
-                transform_job(a.input, a.run, a.fit, a.rotation, pipeline, a.output.output);
-            job.check_centred = job.pipeline.center == CenterSpec::None;
-            job.report = a.report;
-            job.rmsf = a.rmsf;
-            run_transform(&job)?;
-        }
-        Command::Sensitivity(a) => run_sensitivity(a)?,
+        Command::Center(a) => run_center(a),
+        Command::Rotate(a) => run_rotate(a),
+        Command::Align(a) => run_align(a),
+        Command::Sensitivity(a) => run_sensitivity(a),
         Command::Convert(a) => {
             a.run.apply_threads()?;
             let quiet = a.run.quiet;
+            let input = a.input.options(&a.run);
             run_convert(&ConvertJob {
-                input: a.input.options(&a.run),
+                input,
                 output: a.output.output,
                 keep: a.keep,
                 quiet,
             })?;
+            Ok(())
         }
-        Command::Check(a) => {
-            let common = a.common;
-            common.run.apply_threads()?;
-            let report = check::run_check(&check::CheckRequest {
-                input: common.input_options(),
-                stages: stage_options(common.fit, common.rotation),
-                pipelines: common.pipelines,
-                trials: a.trials,
-                seed: a.seed,
-            })?;
-            if !common.run.quiet {
-                print!("{}", report.table());
-            }
-            if let Some(path) = &a.report {
-                report.write_json(path)?;
-            }
-            if let Some(line) = report.failure_line() {
-                bail!("{line}");
-            }
-        }
-        Command::Plot(a) => {
-            let common = a.common;
-            common.run.apply_threads()?;
-            let quiet = common.run.quiet;
-            let output = a.output.clone();
-            overlay::run_plot(&overlay::PlotRequest {
-                input: common.input_options(),
-                stages: stage_options(common.fit, common.rotation),
-                pipelines: common.pipelines,
-                every: a.every,
-                width: a.width,
-                height: a.height,
-                output: a.output,
-            })?;
-            if !quiet {
-                eprintln!(
-                    "wrote {}",
-                    aligntraj::text::escape(&output.to_string_lossy())
-                );
-            }
-        }
+        Command::Check(a) => run_check(a),
+        Command::Plot(a) => run_plot(a),
         Command::Info(a) => {
-            let quiet = a.quiet;
-            let opts = a.input.options(&RunArgs {
+            let run = RunArgs {
                 threads: None,
                 chunk_frames: None,
                 allow_nonfinite: true,
-                quiet,
-            });
+                quiet: a.quiet,
+            };
+            let opts = a.input.options(&run);
             print!(
                 "{}",
                 aligntraj::info::info_text(&opts, a.select.as_deref())?
             );
+            Ok(())
         }
-        Command::Generate(a) => {
-            let requested = a.output.as_deref().unwrap_or("-");
-            let (output, _) = resolve_output(
-                Some(requested),
-                &InputLocation::Stdin,
-                aligntraj::formats::Format::Npz,
-            )?;
-            generate(&GenerateRequest {
-                kind: a.kind,
-                frames: a.frames,
-                points: a.points,
-                dims: a.dims,
-                dtype: a.dtype.into(),
-                seed: a.seed,
-                output,
-            })?;
-            let _: Kind = a.kind;
-        }
+        Command::Generate(a) => run_generate(a),
+    }
+}
+
+fn run_center(a: CenterArgs) -> Result<()> {
+    let mut input = a.input;
+    let point = optional_value(a.point, &mut input.input, "--point");
+    let center = match (a.com, point) {
+        (true, _) => CenterSpec::Com,
+        (false, Some(list)) if list.len() == 1 => CenterSpec::Point(list[0]),
+        (false, Some(list)) => usage(format!("--point takes one point index, not {}", list.len())),
+        (false, None) => CenterSpec::Point(0),
+    };
+    let pipeline = PipelineSpec {
+        center,
+        rotate: RotateSpec::None,
+    };
+    a.run.apply_threads()?;
+    let job = transform_job(
+        input,
+        a.run,
+        a.fit,
+        RotationArgs::default(),
+        pipeline,
+        a.output.output,
+    );
+    run_transform(&job)?;
+    Ok(())
+}
+
+fn run_rotate(a: RotateArgs) -> Result<()> {
+    let mut input = a.input;
+    let rotate = if a.principal {
+        RotateSpec::Principal
+    } else if a.kabsch {
+        RotateSpec::Kabsch
+    } else {
+        RotateSpec::PointVector(optional_value(
+            a.point_vector,
+            &mut input.input,
+            "--point-vector",
+        ))
+    };
+    check_rotation_options(&rotate, &a.rotation);
+    let pipeline = PipelineSpec {
+        center: CenterSpec::None,
+        rotate,
+    };
+    a.run.apply_threads()?;
+    let mut job = transform_job(input, a.run, a.fit, a.rotation, pipeline, a.output.output);
+    job.check_centred = true;
+    run_transform(&job)?;
+    Ok(())
+}
+
+fn run_align(a: AlignArgs) -> Result<()> {
+    let pipeline = PipelineSpec {
+        center: a.center,
+        rotate: a.rotate,
+    };
+    check_rotation_options(&pipeline.rotate, &a.rotation);
+    a.run.apply_threads()?;
+    let mut job = transform_job(a.input, a.run, a.fit, a.rotation, pipeline, a.output.output);
+    job.check_centred = job.pipeline.center == CenterSpec::None;
+    job.report = a.report;
+    job.rmsf = a.rmsf;
+    run_transform(&job)?;
+    Ok(())
+}
+
+fn run_check(a: CheckArgs) -> Result<()> {
+    let common = a.common;
+    common.run.apply_threads()?;
+    let report = check::run_check(&check::CheckRequest {
+        input: common.input_options(),
+        stages: stage_options(common.fit, common.rotation),
+        pipelines: common.pipelines,
+        trials: a.trials,
+        seed: a.seed,
+    })?;
+    if !common.run.quiet {
+        print!("{}", report.table());
+    }
+    if let Some(path) = &a.report {
+        report.write_json(path)?;
+    }
+    match report.failure_line() {
+        Some(line) => bail!("{line}"),
+        None => Ok(()),
+    }
+}
+
+fn run_plot(a: PlotArgs) -> Result<()> {
+    let common = a.common;
+    common.run.apply_threads()?;
+    let quiet = common.run.quiet;
+    let output = a.output.clone();
+    overlay::run_plot(&overlay::PlotRequest {
+        input: common.input_options(),
+        stages: stage_options(common.fit, common.rotation),
+        pipelines: common.pipelines,
+        every: a.every,
+        width: a.width,
+        height: a.height,
+        output: a.output,
+    })?;
+    if !quiet {
+        eprintln!(
+            "wrote {}",
+            aligntraj::text::escape(&output.to_string_lossy())
+        );
     }
     Ok(())
+}
+
+fn run_generate(a: GenerateArgs) -> Result<()> {
+    let requested = a.output.as_deref().unwrap_or("-");
+    let (output, _) = resolve_output(
+        Some(requested),
+        &InputLocation::Stdin,
+        aligntraj::formats::Format::Npz,
+    )?;
+    generate(&GenerateRequest {
+        kind: a.kind,
+        frames: a.frames,
+        points: a.points,
+        dims: a.dims,
+        dtype: a.dtype.into(),
+        seed: a.seed,
+        output,
+    })
 }
 
 fn run_sensitivity(a: SensitivityArgs) -> Result<()> {

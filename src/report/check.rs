@@ -15,7 +15,7 @@
 
 use super::{pipelines_or, radius_of_gyration};
 use crate::engine::{self, ChunkView, Observer, RunOptions, Tally};
-use crate::formats::Width;
+use crate::formats::{TrajMeta, Width};
 use crate::io::InputLocation;
 use crate::options::{PipelineSpec, RefSpec, RotateSpec};
 use crate::plan::{load_fit, Input, InputOptions, PipelineContext, StageOptions};
@@ -294,35 +294,12 @@ fn deviation(got: &[f64], orig: &[f64], q: Option<&DMatrix<f64>>, dims: usize) -
     worst
 }
 
-/// Runs the check: one engine pass over the input; the references of the moved inputs are
-/// built from the moved input as `align` would build them (`--ref average` included).
-pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
-    let location = req.input.location.clone().unwrap_or(InputLocation::Stdin);
-    let mut input = Input::open(
-        &location,
-        req.input.format,
-        true,
-        &std::env::temp_dir(),
-        false,
-    )?;
-    let mut source = input.source(req.input.key.as_deref())?;
-    let meta = source.meta().clone();
-    let tolerance = if meta.width == Width::F32 { 1e-4 } else { 1e-9 };
-    let first = source
-        .read(1, Vec::new())?
-        .ok_or_else(|| anyhow!("{}: no frames", meta.what()))?;
-    let mut frame0 = vec![0.0; meta.frame_len()];
-    source
-        .decoder()
-        .decode(
-            first.frame(0, source.decoder().frame_bytes()),
-            &mut frame0,
-            &mut Default::default(),
-        )
-        .map_err(|e| anyhow!("{}: frame 0: {e}", meta.what()))?;
-    let scale = radius_of_gyration(&frame0, meta.dims).max(1.0);
-    let mut rng = ChaCha8Rng::seed_from_u64(req.seed);
-    let motions: Vec<Arc<RigidMotion>> = (0..req.trials)
+/// The trials' rigid motions: seeded rotations (uniform on SO(D)) and translations of the
+/// size of the first frame's radius of gyration.
+fn motions(meta: &TrajMeta, frame0: &[f64], trials: usize, seed: u64) -> Vec<Arc<RigidMotion>> {
+    let scale = radius_of_gyration(frame0, meta.dims).max(1.0);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..trials)
         .map(|_| {
             let q = random_rotation(meta.dims, &mut rng);
             let t = (0..meta.dims)
@@ -337,21 +314,45 @@ pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
                 round_f32: meta.width == Width::F32,
             })
         })
-        .collect();
-    let mut stages = req.stages.clone();
-    stages.to_ref_center = false;
-    let topology = crate::plan::load_topology(
-        &req.input,
-        &input,
-        meta.points,
-        stages.masses.as_deref() == Some("topology"),
-    )?;
-    let fit = load_fit(&stages, &input, topology.as_ref(), meta.points)?;
+        .collect()
+}
+
+/// Frame 0 of the input, decoded, and the trajectory's shape.
+fn first_frame(input: &mut Input, key: Option<&str>) -> Result<(TrajMeta, Vec<f64>)> {
+    let mut source = input.source(key)?;
+    let meta = source.meta().clone();
+    let first = source
+        .read(1, Vec::new())?
+        .ok_or_else(|| anyhow!("{}: no frames", meta.what()))?;
+    let decoder = source.decoder();
+    let mut frame0 = vec![0.0; meta.frame_len()];
+    decoder
+        .decode(
+            first.frame(0, decoder.frame_bytes()),
+            &mut frame0,
+            &mut Default::default(),
+        )
+        .map_err(|e| anyhow!("{}: frame 0: {e}", meta.what()))?;
+    Ok((meta, frame0))
+}
+
+/// Builds each pipeline on the original input and on each moved input (references taken or
+/// averaged from the moved input, as `align` would).
+fn build_checked(
+    req: &CheckRequest,
+    input: &mut Input,
+    meta: &TrajMeta,
+    motions: &[Arc<RigidMotion>],
+    stages: &StageOptions,
+) -> Result<Vec<Checked>> {
+    let warn = stages.masses.as_deref() == Some("topology");
+    let topology = crate::plan::load_topology(&req.input, input, meta.points, warn)?;
+    let fit = load_fit(stages, input, topology.as_ref(), meta.points)?;
     let mut pipelines = Vec::new();
     for spec in pipelines_or(&req.pipelines, &DEFAULT_PIPELINES) {
         let mut build = |motion: Option<Arc<dyn Stage>>| -> Result<Vec<Step>> {
             let mut ctx = PipelineContext {
-                input: &mut input,
+                input: &mut *input,
                 meta: meta.clone(),
                 fit: fit.clone(),
                 options: stages.clone(),
@@ -370,17 +371,40 @@ pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
             .iter()
             .map(|m| build(Some(m.clone() as Arc<dyn Stage>)))
             .collect::<Result<Vec<_>>>()?;
+        let rotate_expected =
+            spec.rotate == RotateSpec::Kabsch && !matches!(stages.reference, RefSpec::File { .. });
         pipelines.push(Checked {
             name: spec.to_string(),
             original,
             trials,
-            rotate_expected: spec.rotate == RotateSpec::Kabsch
-                && !matches!(stages.reference, RefSpec::File { .. }),
+            rotate_expected,
             max_deviation: 0.0,
             max_relative: 0.0,
             broken: Tally::default(),
         });
     }
+    Ok(pipelines)
+}
+
+/// Runs the check: one engine pass over the input; the references of the moved inputs are
+/// built from the moved input as `align` would build them (`--ref average` included). A
+/// Kabsch reference taken from the input moves with it, so that output is compared after the
+/// one global rotation; with `--ref FILE` the output must not change at all.
+pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
+    let location = req.input.location.clone().unwrap_or(InputLocation::Stdin);
+    let mut input = Input::open(
+        &location,
+        req.input.format,
+        true,
+        &std::env::temp_dir(),
+        false,
+    )?;
+    let (meta, frame0) = first_frame(&mut input, req.input.key.as_deref())?;
+    let tolerance = if meta.width == Width::F32 { 1e-4 } else { 1e-9 };
+    let motions = motions(&meta, &frame0, req.trials, req.seed);
+    let mut stages = req.stages.clone();
+    stages.to_ref_center = false;
+    let pipelines = build_checked(req, &mut input, &meta, &motions, &stages)?;
     let mut compare = Compare {
         pipelines,
         motions,
@@ -395,23 +419,24 @@ pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
     };
     let source = input.source(req.input.key.as_deref())?;
     let summary = engine::run(source, &mut [], None, &mut [&mut compare], &run)?;
+    let pipelines = compare
+        .pipelines
+        .into_iter()
+        .map(|p| PipelineCheck {
+            name: p.name,
+            max_deviation: p.max_deviation,
+            max_relative: p.max_relative,
+            broken: p.broken.count,
+            broken_frames: p.broken.first,
+        })
+        .collect();
     Ok(CheckReport {
         input: meta.source.clone(),
         frames: summary.frames,
         trials: req.trials,
         seed: req.seed,
         tolerance,
-        pipelines: compare
-            .pipelines
-            .into_iter()
-            .map(|p| PipelineCheck {
-                name: p.name,
-                max_deviation: p.max_deviation,
-                max_relative: p.max_relative,
-                broken: p.broken.count,
-                broken_frames: p.broken.first,
-            })
-            .collect(),
+        pipelines,
     })
 }
 
