@@ -59,6 +59,17 @@ pub struct RunOptions {
     pub range: FrameRange,
     /// Title of the progress bar (None: no bar).
     pub progress: Option<String>,
+    /// `--unwrap`: make points continuous across the periodic box before any stage. The box
+    /// comes from each frame's `FrameInfo::cell`, else from these cells (an npz `box` member),
+    /// indexed by the frame's index in the source.
+    pub unwrap: Option<Unwrap>,
+}
+
+/// The boxes `--unwrap` needs when the format has none per frame.
+#[derive(Clone, Debug, Default)]
+pub struct Unwrap {
+    /// One cell per source frame (Å or the npz's units), rows = box vectors.
+    pub cells: Option<std::sync::Arc<Vec<crate::unwrap::Cell>>>,
 }
 
 /// Counts of frames with a property and the first few of them (memory flat in frames).
@@ -219,9 +230,40 @@ struct Compute<'p, 'a> {
     allow_nonfinite: bool,
     range_start: usize,
     range_step: usize,
+    /// `--unwrap`'s boxes and its state across chunks.
+    unwrap: Option<(Unwrap, crate::unwrap::Unwrapper)>,
 }
 
 impl Compute<'_, '_> {
+    /// Unwraps the chunk's frames in order (before any stage).
+    fn unwrap_frames(&mut self, work: &mut Work, first: usize) -> Result<()> {
+        let len = self.meta.frame_len();
+        let Some((boxes, state)) = self.unwrap.as_mut() else {
+            return Ok(());
+        };
+        let frames = work
+            .coords
+            .chunks_exact_mut(len)
+            .zip(&work.info)
+            .zip(&work.nonfinite);
+        for (i, ((coords, info), bad)) in frames.enumerate() {
+            if *bad {
+                continue; // passed through unchanged, and not a reference for the next frame
+            }
+            let index = self.range_start + (first + i) * self.range_step;
+            let cell = info
+                .cell
+                .or_else(|| boxes.cells.as_ref().and_then(|c| c.get(index).copied()));
+            let Some(cell) = cell else {
+                bail!("{}: frame {index} has no box; --unwrap needs one (from the format, or an npz member 'box')", self.meta.what());
+            };
+            state
+                .apply(coords, &cell)
+                .map_err(|e| anyhow!("{}: frame {index}: {e}", self.meta.what()))?;
+        }
+        Ok(())
+    }
+
     fn source_index(&self, run_index: usize) -> usize {
         self.range_start + run_index * self.range_step
     }
@@ -433,7 +475,18 @@ pub fn run<'a>(
         allow_nonfinite: opts.allow_nonfinite,
         range_start: start,
         range_step: step,
+        unwrap: opts
+            .unwrap
+            .clone()
+            .map(|u| (u, crate::unwrap::Unwrapper::default())),
     };
+    if compute.unwrap.is_some() && meta.dims != 3 {
+        bail!(
+            "{}: --unwrap needs 3-D coordinates (the trajectory has {} dims)",
+            meta.what(),
+            meta.dims
+        );
+    }
     source.skip(start)?;
     let plan = ReadPlan {
         start,
@@ -638,7 +691,9 @@ fn process_chunk(
     work.nonfinite.resize(n, false);
     // Frames that nobody needs to see between the stages and the encoder are encoded on the
     // task that aligned them.
-    let fusable = observers.is_empty() && n_par == compute.steps.len();
+    // With --unwrap every step waits for the frames to be unwrapped in order.
+    let n_par = if compute.unwrap.is_some() { 0 } else { n_par };
+    let fusable = observers.is_empty() && n_par == compute.steps.len() && compute.unwrap.is_none();
     let fixed_encoder = compute
         .encoder
         .clone()
@@ -650,6 +705,7 @@ fn process_chunk(
         return Ok(());
     }
     compute.decode_phase(raw, first, work, n_par, None)?;
+    compute.unwrap_frames(work, first)?;
     compute.later_steps(work, n_par);
     tally(compute, work, first, summary);
     if !observers.is_empty() {

@@ -23,6 +23,7 @@ pub mod stages;
 pub mod text;
 pub mod topology;
 pub mod transform;
+pub mod unwrap;
 
 #[cfg(test)]
 pub(crate) mod test_support;

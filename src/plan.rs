@@ -3,7 +3,7 @@
 //! trajectory's dimension, and create the sink. Stages read no files: everything they need is
 //! loaded here and handed in.
 
-use crate::engine::{self, ChunkView, FrameRange, Observer, RunOptions};
+use crate::engine::{self, ChunkView, FrameRange, Observer, RunOptions, Unwrap};
 use crate::formats::npy::Dtype;
 use crate::formats::npz::NpzFile;
 use crate::formats::npz_sink::{NpySink, NpzSink};
@@ -47,6 +47,8 @@ pub struct InputOptions {
     pub format: Option<Format>,
     /// `--top`: a topology (PSF, PDB, GRO); a PDB/GRO input is its own.
     pub top: Option<PathBuf>,
+    /// `--unwrap`: make points continuous across the periodic box before any stage.
+    pub unwrap: bool,
 }
 
 /// Options that shape the stages.
@@ -554,6 +556,7 @@ impl<'i> PipelineContext<'i> {
             allow_nonfinite: self.input_options.allow_nonfinite,
             range: self.input_options.frames,
             progress: None,
+            unwrap: unwrap_boxes(&self.input_options, self.input, self.meta.frames)?,
         };
         let input = &mut *self.input;
         let key = self.input_options.key.as_deref();
@@ -819,6 +822,38 @@ impl FrameSource<'static> for Replay {
     fn extras(&mut self) -> Result<Vec<crate::formats::npz::ExtraMember>> {
         self.peeked.source.extras()
     }
+}
+
+/// `--unwrap`'s boxes: none needed for MD formats (each frame carries its box); for an npz,
+/// the member `box` of shape (frames, 3) (orthorhombic edge lengths) or (frames, 3, 3) (rows =
+/// box vectors).
+pub fn unwrap_boxes(opts: &InputOptions, input: &Input, frames: usize) -> Result<Option<Unwrap>> {
+    if !opts.unwrap {
+        return Ok(None);
+    }
+    let Some(file) = input.file() else {
+        return Ok(Some(Unwrap { cells: None }));
+    };
+    let Some(member) = file.member("box") else {
+        bail!("{}: --unwrap needs a box: add a member 'box' of shape ({frames}, 3) or ({frames}, 3, 3)", input.name);
+    };
+    let fits = |s: &[usize]| s == [frames, 3] || s == [frames, 3, 3];
+    let expected = format!("({frames}, 3) or ({frames}, 3, 3)");
+    let (shape, values) = file.read_array(member, &fits, &expected, "box")?;
+    let cells = if shape.len() == 2 {
+        values
+            .chunks_exact(3)
+            .map(|e| [[e[0], 0.0, 0.0], [0.0, e[1], 0.0], [0.0, 0.0, e[2]]])
+            .collect()
+    } else {
+        values
+            .chunks_exact(9)
+            .map(|m| [[m[0], m[1], m[2]], [m[3], m[4], m[5]], [m[6], m[7], m[8]]])
+            .collect()
+    };
+    Ok(Some(Unwrap {
+        cells: Some(Arc::new(cells)),
+    }))
 }
 
 /// What a sink is created for: the trajectory that will be written.

@@ -107,6 +107,7 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
         pending: Some(source),
         motion: None,
     };
+    let unwrap = crate::plan::unwrap_boxes(&job.input, ctx.input, meta.frames)?;
     let (mut steps, reference) = ctx.build(&job.pipeline)?;
     let source = ctx.main_source()?;
     let fit = ctx.fit.clone();
@@ -144,6 +145,7 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
         allow_nonfinite: job.input.allow_nonfinite,
         range: job.input.frames,
         progress: (!job.quiet).then(|| job.pipeline.to_string()),
+        unwrap: unwrap,
     };
     let summary = engine::run(source, &mut steps, Some(sink), &mut observers, &run)?;
     if let Some(r) = reporter {
@@ -281,6 +283,7 @@ pub fn run_convert(job: &ConvertJob) -> Result<OutputTarget> {
         allow_nonfinite: true,
         range: job.input.frames,
         progress: (!job.quiet).then(|| "convert".to_string()),
+        unwrap: None,
     };
     engine::run(source, &mut [], Some(sink), &mut [], &run)?;
     if announce && !job.quiet {

@@ -377,3 +377,65 @@ fn bad_md_inputs_fail_on_one_line_and_write_nothing() {
         vec!["cut.dcd", "cut.xtc", "magic.xtc", "short.gro", "small.gro"]
     );
 }
+
+#[test]
+fn unwrap_keeps_molecules_whole_and_centres_continuous() {
+    // In the fixture, water 1 (atoms 102–104) is split across the +x face in frame 1 and the
+    // Na ion (atom 174) crosses +y between frames 1 and 2 (tests/data/README.md).
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], name: &str| {
+        let out = dir.path().join(name);
+        cmd()
+            .arg("align")
+            .arg(data("traj.dcd"))
+            .args(extra)
+            .args(["-q", "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        read_array(&out, "arr")
+    };
+    let at = |a: &Array, f: usize, i: usize, k: usize| a.values[(f * 176 + i) * 3 + k];
+    let raw = run(&["--center", "none", "--rotate", "none"], "raw.npz");
+    let unwrapped = run(
+        &["--center", "none", "--rotate", "none", "--unwrap"],
+        "u.npz",
+    );
+    // The ion jumps by about a box length (32 Å) without --unwrap, by well under half with it.
+    assert!((at(&raw, 2, 174, 1) - at(&raw, 1, 174, 1)).abs() > 16.0);
+    assert!((at(&unwrapped, 2, 174, 1) - at(&unwrapped, 1, 174, 1)).abs() < 16.0);
+    // Centred on water 1: split, its atoms sit half a box from their centre; unwrapped, whole.
+    let split = run(
+        &[
+            "--center",
+            "com",
+            "--fit-points",
+            "102:105",
+            "--rotate",
+            "none",
+        ],
+        "s.npz",
+    );
+    let whole = run(
+        &[
+            "--center",
+            "com",
+            "--fit-points",
+            "102:105",
+            "--rotate",
+            "none",
+            "--unwrap",
+        ],
+        "w.npz",
+    );
+    let radius = |a: &Array, f: usize| {
+        (102..105)
+            .map(|i| (0..3).map(|k| at(a, f, i, k).powi(2)).sum::<f64>().sqrt())
+            .fold(0.0, f64::max)
+    };
+    assert!(radius(&split, 1) > 5.0, "{}", radius(&split, 1));
+    assert!(radius(&whole, 1) < 2.0, "{}", radius(&whole, 1));
+    // The centre of the fit atoms is continuous in time with --unwrap: every frame's water sits
+    // at the origin and stays whole.
+    assert!((0..10).all(|f| radius(&whole, f) < 2.0));
+}

@@ -34,6 +34,11 @@ pub(super) struct InputArgs {
     /// Input format, for standard input or an unusual extension (default: by extension).
     #[arg(long, value_enum, value_name = "FMT")]
     pub format: Option<Format>,
+    /// Before any stage, move points by whole box vectors so that none jumps by more than half
+    /// a box between frames (GROMACS trjconv -pbc nojump; triclinic boxes too). The box comes
+    /// from the format, or an npz member `box` of shape (frames, 3) or (frames, 3, 3).
+    #[arg(long)]
+    pub unwrap: bool,
 }
 
 impl InputArgs {
@@ -47,6 +52,7 @@ impl InputArgs {
             chunk_frames: run.chunk_frames.map(|n| n as usize),
             format: self.format,
             top: self.top,
+            unwrap: self.unwrap,
         }
     }
 }
@@ -358,6 +364,7 @@ impl ReportArgs {
             chunk_frames: self.run.chunk_frames.map(|n| n as usize),
             format: self.format,
             top: self.top.clone(),
+            unwrap: false,
         }
     }
 }

@@ -416,6 +416,7 @@ pub fn run_check(req: &CheckRequest) -> Result<CheckReport> {
         allow_nonfinite: false,
         range: req.input.frames,
         progress: Some("check".into()),
+        unwrap: None,
     };
     let source = input.source(req.input.key.as_deref())?;
     let summary = engine::run(source, &mut [], None, &mut [&mut compare], &run)?;

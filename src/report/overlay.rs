@@ -131,6 +131,7 @@ pub fn run_plot(req: &PlotRequest) -> Result<()> {
         allow_nonfinite: false,
         range: req.input.frames,
         progress: None,
+        unwrap: None,
     };
     let mut panels = Vec::new();
     let names = std::iter::once(None).chain(

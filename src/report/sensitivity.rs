@@ -203,6 +203,7 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
         allow_nonfinite: false,
         range: req.input.frames,
         progress: Some("sensitivity".into()),
+        unwrap: None,
     };
     engine::run(source, &mut [], None, &mut [&mut observer], &run)?;
     let results = observer
