@@ -75,8 +75,9 @@ pub(super) struct RunArgs {
 }
 
 impl RunArgs {
-    /// Sizes rayon's pool to `--threads`.
+    /// Sizes rayon's pool to `--threads` (and applies `--quiet` to warnings from deep inside).
     pub fn apply_threads(&self) -> Result<()> {
+        aligntraj::text::set_quiet(self.quiet);
         if let Some(n) = self.threads {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(n as usize)

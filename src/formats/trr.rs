@@ -224,6 +224,20 @@ impl TrrSource {
             File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let len = file.metadata()?.len();
         let (offsets, h, times) = scan(&mut file, len).map_err(|e| anyhow!(one_line(&e)))?;
+        // Velocities and forces are not carried: say so once per run (not per pass).
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let (v, f) = (h.sizes[8] > 0, h.sizes[9] > 0);
+        if (v || f) && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let what = match (v, f) {
+                (true, true) => "velocities and forces",
+                (true, false) => "velocities",
+                _ => "forces",
+            };
+            crate::text::warn(&format!(
+                "{}: {what} are dropped (aligntraj carries positions, box, time and step)",
+                path.to_string_lossy()
+            ));
+        }
         let meta = TrajMeta {
             source: path.display().to_string(),
             key: "trr".into(),
