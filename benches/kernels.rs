@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Frames per measured run.
-const FRAMES: usize = 256;
+const FRAMES: usize = 1024;
 /// Points per frame.
 const POINTS: usize = 1000;
 

@@ -188,6 +188,10 @@ struct FrameTask<'t, 'r> {
     fixed: Option<usize>,
     allow_nonfinite: bool,
     dims: usize,
+    /// Frame `i` of the chunk is frame `range_start + (first + i) × range_step` of the source.
+    first: usize,
+    range_start: usize,
+    range_step: usize,
 }
 
 impl FrameTask<'_, '_> {
@@ -203,6 +207,8 @@ impl FrameTask<'_, '_> {
         *info = FrameInfo::default();
         self.decoder
             .decode(self.raw.frame(i, self.fixed), coords, info)?;
+        let index = self.range_start + (self.first + i) * self.range_step;
+        self.decoder.frame_index_info(index, info);
         // A branch-free pass (vectorised); the bad point is only searched for when there is one.
         *bad = !coords.iter().fold(true, |ok, v| ok & v.is_finite());
         if *bad && !self.allow_nonfinite {
@@ -298,6 +304,9 @@ impl Compute<'_, '_> {
             fixed,
             allow_nonfinite: self.allow_nonfinite,
             dims,
+            first,
+            range_start: self.range_start,
+            range_step: self.range_step,
         };
         let frame = |i: usize,
                      coords: &mut [f64],

@@ -54,6 +54,21 @@ pub fn frame_list(count: usize, shown: &[usize]) -> String {
     )
 }
 
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Silences [`warn`] for the rest of the process (`--quiet`).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Prints `warning: {msg}` on stderr (one line, escaped) unless `--quiet` was given; for
+/// warnings raised deep in a format reader, which has no options of its own.
+pub fn warn(msg: &str) {
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("warning: {}", one_line(msg));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,20 +88,5 @@ mod tests {
     fn frame_lists_say_how_many_and_which() {
         assert_eq!(frame_list(1, &[4]), "1 frame (first: 4)");
         assert_eq!(frame_list(12, &[0, 5]), "12 frames (first: 0, 5, …)");
-    }
-}
-
-static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Silences [`warn`] for the rest of the process (`--quiet`).
-pub fn set_quiet(quiet: bool) {
-    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Prints `warning: {msg}` on stderr (one line, escaped) unless `--quiet` was given; for
-/// warnings raised deep in a format reader, which has no options of its own.
-pub fn warn(msg: &str) {
-    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("warning: {}", one_line(msg));
     }
 }

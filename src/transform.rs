@@ -145,7 +145,7 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
         allow_nonfinite: job.input.allow_nonfinite,
         range: job.input.frames,
         progress: (!job.quiet).then(|| job.pipeline.to_string()),
-        unwrap: unwrap,
+        unwrap,
     };
     let summary = engine::run(source, &mut steps, Some(sink), &mut observers, &run)?;
     if let Some(r) = reporter {

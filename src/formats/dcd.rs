@@ -292,6 +292,7 @@ impl DcdSource {
     }
 
     /// The parsed header.
+    #[cfg(test)]
     pub fn header(&self) -> &DcdHeader {
         &self.header
     }
@@ -345,6 +346,7 @@ pub struct DcdDecoder {
 
 impl DcdDecoder {
     /// A decoder for frames laid out as `header` says.
+    #[cfg(test)]
     pub fn from_header(header: &DcdHeader) -> Option<Self> {
         Some(Self {
             header: header.clone(),
@@ -377,6 +379,11 @@ impl DcdDecoder {
 impl FrameDecoder for DcdDecoder {
     fn frame_bytes(&self) -> Option<usize> {
         Some(self.frame_bytes)
+    }
+
+    fn frame_index_info(&self, index: usize, info: &mut FrameInfo) {
+        let (time, step) = self.time_step(index);
+        (info.time, info.step) = (Some(time), Some(step));
     }
 
     fn decode(

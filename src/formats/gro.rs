@@ -59,6 +59,7 @@ impl GroSource {
     }
 
     /// 1-based file line where frame `frame` starts (to place decoder errors in the file).
+    #[cfg(test)]
     pub fn first_line(&self, frame: usize) -> Option<u64> {
         self.reader.first_line(frame)
     }

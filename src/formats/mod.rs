@@ -11,19 +11,19 @@
 //! Coordinates are `f64`, N × D row-major. Nothing here may panic on any input: every size read
 //! from a file is checked against the bytes actually there before anything is allocated.
 
-pub mod dcd;
-pub mod gro;
+pub(crate) mod dcd;
+pub(crate) mod gro;
 pub mod memory;
 pub mod npy;
 pub mod npz;
 pub(crate) mod npz_sink;
-pub mod pdb;
-pub mod subset;
+pub(crate) mod pdb;
+pub(crate) mod subset;
 pub(crate) mod textio;
-pub mod trr;
+pub(crate) mod trr;
 pub(crate) mod util;
-pub mod xtc;
-pub mod xyz;
+pub(crate) mod xtc;
+pub(crate) mod xyz;
 pub(crate) mod zipread;
 
 #[cfg(test)]
@@ -146,6 +146,9 @@ pub trait FrameDecoder: Send + Sync {
     /// without the file name or frame index (the engine adds them).
     fn decode(&self, stored: &[u8], coords: &mut [f64], info: &mut FrameInfo)
         -> Result<(), String>;
+    /// Fills what the frame's bytes do not say but its index in the source does (DCD time and
+    /// step come from the header: `istart + index × nsavc`). Called after `decode`.
+    fn frame_index_info(&self, _index: usize, _info: &mut FrameInfo) {}
 }
 
 /// Reads a trajectory frame by frame. Owned by the engine's reader thread.

@@ -53,6 +53,10 @@ impl FrameDecoder for SubsetDecoder<'_> {
         self.inner.frame_bytes()
     }
 
+    fn frame_index_info(&self, index: usize, info: &mut FrameInfo) {
+        self.inner.frame_index_info(index, info);
+    }
+
     fn decode(
         &self,
         stored: &[u8],

@@ -408,6 +408,7 @@ impl TextReader {
     }
 
     /// 1-based file line where frame `frame` starts.
+    #[cfg(test)]
     pub fn first_line(&self, frame: usize) -> Option<u64> {
         self.table.first_lines.get(frame).copied()
     }
