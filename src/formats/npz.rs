@@ -557,6 +557,23 @@ impl FrameSource<'static> for StreamSource {
     }
 }
 
+/// A temporary file of inflated data, registered for removal on a signal or a panic (removed
+/// when dropped).
+struct Inflated(tempfile::NamedTempFile);
+
+impl Inflated {
+    fn new(file: tempfile::NamedTempFile) -> Inflated {
+        crate::io::cleanup::register(file.path());
+        Inflated(file)
+    }
+}
+
+impl Drop for Inflated {
+    fn drop(&mut self) {
+        crate::io::cleanup::unregister(self.0.path());
+    }
+}
+
 /// Fortran-order frames: each chunk gathered from the `points × dims` columns of the member by
 /// positional reads (a deflated member is first inflated into a temporary file), so a chunk
 /// costs one chunk of memory whatever the array size.
@@ -568,7 +585,7 @@ struct FortranSource {
     next: usize,
     verify: Option<Checked<Box<dyn Read + Send>>>,
     extras: Extras,
-    _inflated: Option<tempfile::NamedTempFile>,
+    _inflated: Option<Inflated>,
 }
 
 impl FortranSource {
@@ -590,13 +607,20 @@ impl FortranSource {
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)
-                .or_else(|_| tempfile::NamedTempFile::new())
-                .map_err(|e| anyhow!("{}: cannot inflate Fortran-order data: {e}", meta.what()))?;
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(".aligntraj-inflated-").suffix(".tmp");
+            let mut tmp = Inflated::new(
+                builder
+                    .tempfile_in(dir)
+                    .or_else(|_| builder.tempfile())
+                    .map_err(|e| {
+                        anyhow!("{}: cannot inflate Fortran-order data: {e}", meta.what())
+                    })?,
+            );
             let mut stream = npz.open_member(member)?;
-            io::copy(&mut stream, tmp.as_file_mut())
+            io::copy(&mut stream, tmp.0.as_file_mut())
                 .map_err(|e| anyhow!("{}: {e}", meta.what()))?;
-            (tmp.reopen()?, header_len as u64, Some(tmp))
+            (tmp.0.reopen()?, header_len as u64, Some(tmp))
         };
         let verify = if stored_in_file {
             Some(npz.open_member(member)?)

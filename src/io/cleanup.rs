@@ -36,10 +36,25 @@ pub(crate) fn remove_all() {
     }
 }
 
+/// Removes the registered temporary files unless the registry is held (a panic inside it).
+fn remove_all_if_free() {
+    if let Ok(mut temps) = TEMPS.try_lock() {
+        for p in temps.drain(..) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Starts (once) a thread that removes the temporary files and exits on SIGINT, SIGTERM and
-/// SIGHUP. Without temporary files the default behaviour would be the same exit status.
+/// SIGHUP (without temporary files the default behaviour would be the same exit status), and
+/// a panic hook that removes them too: a bug must not leave a partial file behind either.
 fn watch_signals() {
     WATCH.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            remove_all_if_free();
+            previous(info);
+        }));
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
             return;

@@ -34,10 +34,12 @@ impl std::fmt::Display for OutputTarget {
 }
 
 impl OutputTarget {
-    /// The format written: by the path's extension, else `default` (the input's format).
+    /// The format written: by the path's extension, else `default` (the input's format); to
+    /// standard output the input's format, npz for npz and npy input (SPEC §2).
     pub fn format(&self, default: Format) -> Format {
         match self {
             OutputTarget::Path(p) => Format::of_path(p).unwrap_or(default),
+            OutputTarget::Stdout if default == Format::Npy => Format::Npz,
             OutputTarget::Stdout => default,
         }
     }
