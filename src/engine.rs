@@ -473,7 +473,7 @@ pub fn run<'a>(
     let step = opts.range.step.max(1);
     let chunk = opts
         .chunk_frames
-        .unwrap_or_else(|| (4 << 20) / (meta.frame_len() * 8).max(1))
+        .unwrap_or_else(|| CHUNK_TARGET / (meta.frame_len() * 8).max(1))
         .clamp(1, count.max(1));
     let progress = Progress::new(opts.progress.as_deref(), count, meta.frame_len());
     let mut compute = Compute {
@@ -503,6 +503,13 @@ pub fn run<'a>(
         step,
         chunk,
     };
+    if meta.frame_len() * 8 > CHUNK_TARGET {
+        // Frames larger than a chunk: one frame at a time on this thread, so that memory is
+        // one stored frame, its f64 copy and its encoding, not twice that for the overlap.
+        let summary = run_in_turn(&mut compute, source, sink, plan, observers, &progress)?;
+        progress.finish();
+        return Ok(summary);
+    }
     let summary = std::thread::scope(|scope| -> Result<RunSummary> {
         let (full_tx, full_rx) = sync_channel::<Result<RawChunk<'a>>>(1);
         let (empty_tx, empty_rx) = channel::<Vec<u8>>();
@@ -548,6 +555,60 @@ pub fn run<'a>(
         Ok(summary)
     })?;
     progress.finish();
+    Ok(summary)
+}
+
+/// Bytes of `f64` frames per chunk by default (a few chunks are in memory at a time).
+const CHUNK_TARGET: usize = 4 << 20;
+
+/// Reads, aligns and writes one chunk at a time on this thread (no reader or writer thread):
+/// for frames larger than a chunk, where overlapping would double the memory.
+fn run_in_turn<'a>(
+    compute: &mut Compute<'_, 'a>,
+    mut source: Box<dyn FrameSource<'a> + 'a>,
+    mut sink: Option<Box<dyn FrameSink<'a> + 'a>>,
+    plan: ReadPlan,
+    observers: &mut [&mut dyn Observer],
+    progress: &Progress,
+) -> Result<RunSummary> {
+    let mut work = Work::default();
+    let mut summary = RunSummary::default();
+    let n_par = leading_parallel(compute.steps);
+    let (mut buf, mut out) = (Vec::new(), Vec::new());
+    while summary.frames < plan.count {
+        let want = plan.chunk.min(plan.count - summary.frames);
+        let raw = read_frames(&mut *source, want, plan.step, std::mem::take(&mut buf))?
+            .ok_or_else(|| anyhow!("{}: fewer frames than the header says", meta_name(&*source)))?;
+        let done = summary.frames;
+        process_chunk(
+            compute,
+            &raw,
+            done,
+            &mut work,
+            n_par,
+            observers,
+            &mut out,
+            &mut summary,
+        )?;
+        if let Some(s) = sink.as_mut() {
+            s.write(&out, raw.frames)?;
+        }
+        summary.frames += raw.frames;
+        progress.advance(raw.frames);
+        if let crate::formats::ChunkBytes::Owned(b) = raw.bytes {
+            buf = b;
+        }
+    }
+    if plan.step == 1
+        && plan.start + plan.count == source.meta().frames
+        && source.read(1, buf)?.is_some()
+    {
+        bail!("{}: more frames than the header says", meta_name(&*source));
+    }
+    if let Some(sink) = sink {
+        let extras = source.extras()?;
+        sink.finish(extras)?;
+    }
     Ok(summary)
 }
 
