@@ -54,7 +54,7 @@ impl std::error::Error for SelectError {}
 /// Select atoms of `topology` with MDAnalysis selection `expr`: sorted 0-based indices.
 /// An empty result is an error (`selection 'name XX' matches no atom`); use
 /// [`select_allow_empty`] where an empty set is acceptable.
-pub(crate) fn select(topology: &Topology, expr: &str) -> Result<Vec<usize>, SelectError> {
+pub fn select(topology: &Topology, expr: &str) -> Result<Vec<usize>, SelectError> {
     let indices = select_allow_empty(topology, expr)?;
     if indices.is_empty() {
         let shown = parser::shown(expr.trim());
