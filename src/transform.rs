@@ -291,3 +291,62 @@ pub fn run_convert(job: &ConvertJob) -> Result<OutputTarget> {
     }
     Ok(target)
 }
+
+/// `aligntraj concat`: shards (e.g. of a job array, made with `--frames A:B`) joined into one
+/// trajectory, in the order given.
+#[derive(Clone, Debug)]
+pub struct ConcatJob {
+    /// The parts, in order.
+    pub parts: Vec<std::path::PathBuf>,
+    /// `-o`.
+    pub output: Option<String>,
+    /// `--key`.
+    pub key: Option<String>,
+    /// Print nothing but errors.
+    pub quiet: bool,
+}
+
+/// Runs `job` through the engine with no stages: the output's frames are the parts' frames,
+/// byte for byte when the formats agree; its other members are the first part's.
+pub fn run_concat(job: &ConcatJob) -> Result<OutputTarget> {
+    let locations: Vec<InputLocation> =
+        job.parts.iter().cloned().map(InputLocation::Path).collect();
+    let Some(first) = locations.first() else {
+        anyhow::bail!("concat: give the parts to join");
+    };
+    let in_format = input_format(first, None);
+    let (target, announce) = resolve_output(job.output.as_deref(), first, in_format)?;
+    let format = target.format(in_format);
+    let mut member = String::new();
+    let mut parts = Vec::new();
+    for (i, location) in locations.iter().enumerate() {
+        let mut input = Input::open(location, None, false, &spool_dir(&target), job.quiet)?;
+        let source = input.source(job.key.as_deref())?;
+        if i == 0 {
+            member = input.member_name(&source.meta().key);
+        }
+        parts.push(source);
+    }
+    let source = crate::formats::concat::Concat::new(parts)?;
+    let meta = crate::formats::FrameSource::meta(&source).clone();
+    let dtype = Dtype {
+        width: meta.width,
+        big_endian: meta.big_endian,
+    };
+    let plan = SinkPlan {
+        member,
+        dtype,
+        meta,
+        topology: None,
+    };
+    let sink = create_sink(&target, format, &plan)?;
+    let run = RunOptions {
+        progress: (!job.quiet).then(|| "concat".to_string()),
+        ..Default::default()
+    };
+    engine::run(Box::new(source), &mut [], Some(sink), &mut [], &run)?;
+    if announce && !job.quiet {
+        eprintln!("wrote {target}");
+    }
+    Ok(target)
+}

@@ -478,3 +478,18 @@ pub(super) struct ConvertArgs {
     #[command(flatten)]
     pub run: RunArgs,
 }
+
+#[derive(Args, Debug)]
+pub(super) struct ConcatArgs {
+    /// The parts, in order (same key, dtype, points and dims; e.g. shards made with --frames).
+    #[arg(value_name = "PART", required = true, num_args = 1..)]
+    pub parts: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The trajectory member of npz parts (default: `arr`, else the only 3-D float array).
+    #[arg(long, value_name = "NAME")]
+    pub key: Option<String>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}

@@ -9,7 +9,9 @@ use aligntraj::io::output::resolve_output;
 use aligntraj::io::InputLocation;
 use aligntraj::options::{CenterSpec, PipelineSpec, RotateSpec};
 use aligntraj::report::{check, overlay, sensitivity};
-use aligntraj::transform::{run_convert, run_transform, ConvertJob, TransformJob};
+use aligntraj::transform::{
+    run_concat, run_convert, run_transform, ConcatJob, ConvertJob, TransformJob,
+};
 use anyhow::{bail, Result};
 use args::*;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -39,6 +41,9 @@ enum Command {
     /// Change format (npz, npy, xtc, trr, dcd, pdb, gro, xyz), take a range of frames, keep a subset of atoms.
     #[command(after_help = EXAMPLES_CONVERT)]
     Convert(ConvertArgs),
+    /// Join trajectories (the shards of a job array) into one, in the order given.
+    #[command(after_help = EXAMPLES_CONCAT)]
+    Concat(ConcatArgs),
     /// Show an input's members or format, shape, units, box, time, topology, and how far its centroid drifts.
     #[command(after_help = EXAMPLES_INFO)]
     Info(InfoArgs),
@@ -78,6 +83,10 @@ const EXAMPLES_INFO: &str = "Examples:
   aligntraj info traj.npz
   aligntraj info --key positions run.npz
   aligntraj info md.xtc --top md.gro --select backbone";
+const EXAMPLES_CONCAT: &str = "Examples:
+  aligntraj align big.npz --ref 0 --frames 0:5000 -o part0.npz     # one job of an array
+  aligntraj align big.npz --ref 0 --frames 5000: -o part1.npz
+  aligntraj concat part0.npz part1.npz -o aligned.npz              # = aligntraj align big.npz --ref 0";
 const EXAMPLES_CONVERT: &str = "Examples:
   aligntraj convert md.xtc --top md.gro -o md.npz            # Å, float32, key arr
   aligntraj convert md.dcd --top md.psf --keep protein --frames ::10 -o protein.pdb
@@ -205,6 +214,16 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check(a) => run_check(a),
+        Command::Concat(a) => {
+            let job = ConcatJob {
+                parts: a.parts,
+                output: a.output.output,
+                key: a.key,
+                quiet: a.quiet,
+            };
+            run_concat(&job)?;
+            Ok(())
+        }
         Command::Plot(a) => run_plot(a),
         Command::Info(a) => {
             let run = RunArgs {

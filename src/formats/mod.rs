@@ -11,6 +11,7 @@
 //! Coordinates are `f64`, N × D row-major. Nothing here may panic on any input: every size read
 //! from a file is checked against the bytes actually there before anything is allocated.
 
+pub mod concat;
 pub(crate) mod dcd;
 pub(crate) mod gro;
 pub mod memory;
