@@ -240,6 +240,41 @@ struct Compute<'p, 'a> {
     unwrap: Option<(Unwrap, crate::unwrap::Unwrapper)>,
 }
 
+impl<'p, 'a> Compute<'p, 'a> {
+    /// The compute side of a run over frames `start, start + step, …` of a source of `meta`.
+    fn new(
+        meta: &'p TrajMeta,
+        decoder: std::sync::Arc<dyn crate::formats::FrameDecoder + 'a>,
+        encoder: Option<std::sync::Arc<dyn FrameEncoder + 'a>>,
+        steps: &'p mut [Step],
+        opts: &RunOptions,
+        start: usize,
+        step: usize,
+    ) -> Result<Self> {
+        let unwrap = opts
+            .unwrap
+            .clone()
+            .map(|u| (u, crate::unwrap::Unwrapper::default()));
+        if unwrap.is_some() && meta.dims != 3 {
+            bail!(
+                "{}: --unwrap needs 3-D coordinates (the trajectory has {} dims)",
+                meta.what(),
+                meta.dims
+            );
+        }
+        Ok(Compute {
+            meta,
+            decoder,
+            encoder,
+            steps,
+            allow_nonfinite: opts.allow_nonfinite,
+            range_start: start,
+            range_step: step,
+            unwrap,
+        })
+    }
+}
+
 impl Compute<'_, '_> {
     /// Unwraps the chunk's frames in order (before any stage).
     fn unwrap_frames(&mut self, work: &mut Work, first: usize) -> Result<()> {
@@ -476,26 +511,8 @@ pub fn run<'a>(
         .unwrap_or_else(|| CHUNK_TARGET / (meta.frame_len() * 8).max(1))
         .clamp(1, count.max(1));
     let progress = Progress::new(opts.progress.as_deref(), count, meta.frame_len());
-    let mut compute = Compute {
-        meta: &meta,
-        decoder: source.decoder(),
-        encoder: sink.as_ref().map(|s| s.encoder()),
-        steps,
-        allow_nonfinite: opts.allow_nonfinite,
-        range_start: start,
-        range_step: step,
-        unwrap: opts
-            .unwrap
-            .clone()
-            .map(|u| (u, crate::unwrap::Unwrapper::default())),
-    };
-    if compute.unwrap.is_some() && meta.dims != 3 {
-        bail!(
-            "{}: --unwrap needs 3-D coordinates (the trajectory has {} dims)",
-            meta.what(),
-            meta.dims
-        );
-    }
+    let encoder = sink.as_ref().map(|s| s.encoder());
+    let mut compute = Compute::new(&meta, source.decoder(), encoder, steps, opts, start, step)?;
     source.skip(start)?;
     let plan = ReadPlan {
         start,
