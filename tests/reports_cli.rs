@@ -423,3 +423,103 @@ fn report_commands_fail_on_one_line() {
     }
     assert!(!project("x.txt").exists());
 }
+
+/// `rmsd_ref` (fit set, fit weights), `rmsd_all` (all points, unweighted) and RMSF, each
+/// against a computation written out here from the aligned output and the raw input: the
+/// reference is raw frame 0 minus its weighted fit-set centroid (what `com+kabsch --ref 0`
+/// fits onto), RMSF is `sqrt(mean_f ‖x_fi − mean_f x_fi‖²)`.
+#[test]
+fn rmsd_and_rmsf_match_an_independent_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (frames, n, d) = (30, 9, 3);
+    let x = common::drifting(frames, n, d, 17);
+    let masses: Vec<f64> = (0..n).map(|i| 1.0 + i as f64 * 0.37).collect();
+    let fit = [0usize, 2, 3, 5, 8];
+    let input = dir.path().join("t.npz");
+    common::write_npz(
+        &input,
+        &[
+            common::stored("arr.npy", npy(Enc::F64Le, &[frames, n, d], &x)),
+            common::stored("masses.npy", npy(Enc::F64Le, &[n], &masses)),
+        ],
+    );
+    let out = dir.path().join("o.npz");
+    let report = dir.path().join("r.json");
+    let rmsf_csv = dir.path().join("rmsf.csv");
+    cmd()
+        .arg("align")
+        .arg(&input)
+        .args([
+            "--masses",
+            "masses",
+            "--fit-points",
+            "0,2,3,5,8",
+            "-q",
+            "-o",
+        ])
+        .arg(&out)
+        .arg("--report")
+        .arg(&report)
+        .arg("--rmsf")
+        .arg(&rmsf_csv)
+        .assert()
+        .success();
+    let y = common::read_array(&out, "arr").values;
+    let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let at = |v: &[f64], f: usize, i: usize, k: usize| v[(f * n + i) * d + k];
+    let wsum: f64 = fit.iter().map(|&i| masses[i]).sum();
+    let c: Vec<f64> = (0..d)
+        .map(|k| {
+            fit.iter()
+                .map(|&i| masses[i] * at(&x, 0, i, k))
+                .sum::<f64>()
+                / wsum
+        })
+        .collect();
+    let reference: Vec<f64> = (0..n * d).map(|j| x[j] - c[j % d]).collect();
+    for f in 0..frames {
+        let sq = |i: usize| {
+            (0..d)
+                .map(|k| (at(&y, f, i, k) - reference[i * d + k]).powi(2))
+                .sum::<f64>()
+        };
+        let rmsd_ref = (fit.iter().map(|&i| masses[i] * sq(i)).sum::<f64>() / wsum).sqrt();
+        let rmsd_all = ((0..n).map(sq).sum::<f64>() / n as f64).sqrt();
+        let row = &rep["rows"][f];
+        assert!(
+            (row["rmsd_ref"].as_f64().unwrap() - rmsd_ref).abs() < 1e-10,
+            "frame {f}"
+        );
+        assert!(
+            (row["rmsd_all"].as_f64().unwrap() - rmsd_all).abs() < 1e-10,
+            "frame {f}"
+        );
+    }
+    let rmsf: Vec<f64> = (0..n)
+        .map(|i| {
+            let mean: Vec<f64> = (0..d)
+                .map(|k| (0..frames).map(|f| at(&y, f, i, k)).sum::<f64>() / frames as f64)
+                .collect();
+            let msd = (0..frames)
+                .map(|f| {
+                    (0..d)
+                        .map(|k| (at(&y, f, i, k) - mean[k]).powi(2))
+                        .sum::<f64>()
+                })
+                .sum::<f64>();
+            (msd / frames as f64).sqrt()
+        })
+        .collect();
+    let got: Vec<f64> = rep["summary"]["rmsf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    for (g, w) in got.iter().zip(&rmsf) {
+        assert!((g - w).abs() < 1e-10, "rmsf {g} vs {w}");
+    }
+    let csv = std::fs::read_to_string(&rmsf_csv).unwrap();
+    assert_eq!(csv.lines().next(), Some("point,rmsf"));
+    assert_eq!(csv.lines().count(), n + 1);
+}
