@@ -523,3 +523,62 @@ fn rmsd_and_rmsf_match_an_independent_computation() {
     assert_eq!(csv.lines().next(), Some("point,rmsf"));
     assert_eq!(csv.lines().count(), n + 1);
 }
+
+/// Sensitivity at scale (issue 12): with more than 512 points the default nudges 256 points
+/// spread evenly (and says so), its matrix is 256 × N, and each row equals the same point's
+/// row of the run that nudges every point.
+#[test]
+fn sampled_sensitivity_rows_equal_the_all_points_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("body.npz");
+    cmd()
+        .args([
+            "generate", "--kind", "blob3d", "--frames", "3", "--points", "600", "--dims", "3",
+            "--seed", "5", "-o",
+        ])
+        .arg(&input)
+        .assert()
+        .success();
+    let run = |extra: &[&str], name: &str| -> (Value, String) {
+        let report = dir.path().join(name);
+        let out = cmd()
+            .arg("sensitivity")
+            .arg(&input)
+            .args(["--pipeline", "com+kabsch", "--steps", "3", "--report"])
+            .arg(&report)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        (json, String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (sampled, note) = run(&[], "s.json");
+    assert!(note.contains("nudging 256"), "{note}");
+    let (all, _) = run(&["--points", "0:600"], "a.json");
+    let rows: Vec<usize> = sampled["nudged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(rows.len(), 256);
+    assert_eq!(rows[1], 2); // ⌊1 · 600 / 256⌋
+    let (ms, ma) = (
+        &sampled["pipelines"][0]["matrix"],
+        &all["pipelines"][0]["matrix"],
+    );
+    assert_eq!(ms.as_array().unwrap().len(), 256);
+    assert_eq!(ms[0].as_array().unwrap().len(), 600);
+    for (r, &k) in rows.iter().enumerate() {
+        assert_eq!(ms[r], ma[k], "row of point {k}");
+    }
+    assert_eq!(
+        sampled["pipelines"][0]["sweep"].as_array().unwrap().len(),
+        256
+    );
+}

@@ -904,6 +904,7 @@ fn _sensitivity(
         steps,
         direction,
         seed,
+        nudged: None,
     };
     detached(py, threads, move || {
         let report = run_sensitivity(&req)?;

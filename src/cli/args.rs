@@ -421,6 +421,10 @@ pub(super) struct SensitivityArgs {
     /// Seed of the random directions.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
+    /// Points to nudge, e.g. `0:100,120` (default: all when there are at most 512, else 256
+    /// spread evenly); every point's displacement is measured.
+    #[arg(long, value_name = "SPEC")]
+    pub points: Option<PointSet>,
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {

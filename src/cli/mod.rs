@@ -395,6 +395,7 @@ fn run_sensitivity(a: SensitivityArgs) -> Result<()> {
         steps: a.steps,
         direction: a.direction,
         seed: a.seed,
+        nudged: a.points,
     };
     let report = sensitivity::run_sensitivity(&req)?;
     if let Some(p) = &a.report {

@@ -185,8 +185,29 @@ pub fn colour_bar<DB: DrawingBackend>(
 
 /// One heatmap of `S` per pipeline, side by side, on a shared colour scale (0 … max S).
 pub struct Heatmaps<'a> {
-    /// `(pipeline name, S)`.
+    /// `(pipeline name, S)`: row r for the nudged point `rows[r]`, a column per point.
     pub panels: Vec<(&'a str, &'a [Vec<f64>])>,
+    /// The nudged point of each row.
+    pub rows: &'a [usize],
+}
+
+/// Columns drawn at most; wider matrices are shown as means over runs of adjacent columns.
+const MAX_COLUMNS: usize = 400;
+
+/// `row` averaged over `bins` runs of adjacent entries (itself when it is narrow enough).
+fn binned(row: &[f64], bins: usize) -> Vec<f64> {
+    if row.len() <= bins {
+        return row.to_vec();
+    }
+    (0..bins)
+        .map(|b| {
+            let (lo, hi) = (
+                b * row.len() / bins,
+                ((b + 1) * row.len() / bins).max(b * row.len() / bins + 1),
+            );
+            row[lo..hi].iter().sum::<f64>() / (hi - lo) as f64
+        })
+        .collect()
 }
 
 impl Figure for Heatmaps<'_> {
@@ -202,13 +223,18 @@ impl Figure for Heatmaps<'_> {
         let (maps, bar) = root.split_horizontally(w.saturating_sub(110));
         let panels = maps.split_evenly((1, self.panels.len().max(1)));
         for ((name, m), area) in self.panels.iter().zip(&panels) {
-            let n = m.len();
+            let rows = m.len();
+            let cols = m.first().map_or(0, |r| r.len());
+            let shown: Vec<Vec<f64>> = m.iter().map(|r| binned(r, MAX_COLUMNS)).collect();
+            let bins = shown.first().map_or(0, |r| r.len()).max(1);
+            let width = cols as f64 / bins as f64;
+            let labels = self.rows;
             let mut chart = ChartBuilder::on(area)
                 .margin(12)
                 .caption(format!("{name}: S[k][j]"), (FAMILY, 18))
                 .x_label_area_size(40)
                 .y_label_area_size(50)
-                .build_cartesian_2d(0.0..n as f64, n as f64..0.0)
+                .build_cartesian_2d(0.0..cols as f64, rows as f64..0.0)
                 .map_err(draw_err)?;
             chart
                 .configure_mesh()
@@ -217,17 +243,22 @@ impl Figure for Heatmaps<'_> {
                 .y_desc("point k (nudged)")
                 .label_style((FAMILY, 12))
                 .axis_desc_style((FAMILY, 13))
-                .x_labels(n.min(12))
-                .y_labels(n.min(12))
+                .x_labels(cols.min(12))
+                .y_labels(rows.min(12))
                 .x_label_formatter(&|v| format!("{}", *v as usize))
-                .y_label_formatter(&|v| format!("{}", *v as usize))
+                .y_label_formatter(&|v| {
+                    labels
+                        .get(*v as usize)
+                        .map_or(String::new(), |k| k.to_string())
+                })
                 .draw()
                 .map_err(draw_err)?;
             chart
-                .draw_series(m.iter().enumerate().flat_map(|(k, row)| {
-                    row.iter().enumerate().map(move |(j, &v)| {
+                .draw_series(shown.iter().enumerate().flat_map(|(r, row)| {
+                    row.iter().enumerate().map(move |(b, &v)| {
+                        let x = b as f64 * width;
                         Rectangle::new(
-                            [(j as f64, k as f64), (j as f64 + 1.0, k as f64 + 1.0)],
+                            [(x, r as f64), (x + width, r as f64 + 1.0)],
                             viridis(v / vmax).filled(),
                         )
                     })

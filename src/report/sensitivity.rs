@@ -81,7 +81,15 @@ pub struct SensitivityRequest {
     pub direction: Direction,
     /// `--seed`.
     pub seed: u64,
+    /// `--points`: the points nudged (default: all when there are at most 512, else 256
+    /// spread evenly).
+    pub nudged: Option<crate::options::PointSet>,
 }
+
+/// Points nudged by default: all of them up to this many…
+pub const ALL_POINTS_UP_TO: usize = 512;
+/// …else this many, spread evenly.
+pub const SAMPLED_POINTS: usize = 256;
 
 /// The five numbers of SPEC §4.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -113,7 +121,9 @@ pub struct Discontinuities {
     pub first: Vec<[usize; 2]>,
 }
 
-/// Per-thread sums of [`measure`].
+/// Per-thread sums of one pipeline's measurements: for each nudged point (row r), the
+/// displacement of every point at δ₁ (`s`, rows × N) and the mean displacement of the other
+/// points at every δ (`sweep`, rows × steps) — memory O(rows × N), never O(N² × steps).
 struct Acc {
     sweep: Vec<f64>,
     s: Vec<f64>,
@@ -133,10 +143,11 @@ pub const JUMP_DELTA: f64 = 10.0;
 pub struct PipelineSensitivity {
     /// `com+principal`.
     pub name: String,
-    /// `S[k][j]`.
+    /// `S[r][j]`: row r for the nudged point `points[r]` of the report, column j for every point.
     pub matrix: Vec<Vec<f64>>,
-    /// `[k][step][j]`: `d_j(δ_step)` averaged over frames.
-    pub sweep: Vec<Vec<Vec<f64>>>,
+    /// `[r][step]`: `d_j(δ_step)` averaged over the other points j and over frames, for the
+    /// nudged point `points[r]`.
+    pub sweep: Vec<Vec<f64>>,
     /// `leak_k`.
     pub leak: Vec<f64>,
     /// Alignments (original or perturbed) that were degenerate.
@@ -162,6 +173,8 @@ pub struct SensitivityReport {
     pub seed: u64,
     /// The frames used.
     pub frames: Vec<usize>,
+    /// The points nudged (the rows of each matrix), ascending.
+    pub nudged: Vec<usize>,
     /// The δ values, starting at 0.
     pub deltas: Vec<f64>,
     /// One entry per pipeline.
@@ -186,11 +199,14 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
         .map(|s| req.max_delta * s as f64 / (req.steps - 1) as f64)
         .collect();
     let n = meta.points;
+    let nudged = nudged_points(req, n)?;
+    let rows = nudged.len();
     let mut observer = Measure {
         pipelines: pipelines
             .into_iter()
-            .map(|(spec, steps)| (spec.to_string(), steps, Acc::zero(n, deltas.len())))
+            .map(|(spec, steps)| (spec.to_string(), steps, Acc::zero(rows, n, deltas.len())))
             .collect(),
+        nudged: &nudged,
         wanted: frames.clone(),
         next: 0,
         deltas: &deltas,
@@ -209,7 +225,7 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
     let results = observer
         .pipelines
         .into_iter()
-        .map(|(name, _, acc)| acc.finish(name, frames.len(), n, deltas.len()))
+        .map(|(name, _, acc)| acc.finish(name, frames.len(), &nudged, n, deltas.len()))
         .collect();
     Ok(SensitivityReport {
         input: meta.source.clone(),
@@ -221,14 +237,35 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
         },
         seed: req.seed,
         frames,
+        nudged,
         deltas,
         pipelines: results,
     })
 }
 
+/// The points to nudge: `--points`, else all up to [`ALL_POINTS_UP_TO`], else
+/// [`SAMPLED_POINTS`] spread evenly (with a note).
+fn nudged_points(req: &SensitivityRequest, n: usize) -> Result<Vec<usize>> {
+    if let Some(set) = &req.nudged {
+        return set
+            .resolve(n)
+            .map_err(|e| anyhow::anyhow!("nudged points {e}"));
+    }
+    if n <= ALL_POINTS_UP_TO {
+        return Ok((0..n).collect());
+    }
+    crate::text::warn(&format!(
+        "{n} points: nudging {SAMPLED_POINTS} of them, spread evenly (choose with --points)"
+    ));
+    Ok((0..SAMPLED_POINTS)
+        .map(|i| i * n / SAMPLED_POINTS)
+        .collect())
+}
+
 /// The sensitivity observer: measures the sampled frames of each chunk.
 struct Measure<'d> {
     pipelines: Vec<(String, Vec<Step>, Acc)>,
+    nudged: &'d [usize],
     wanted: Vec<usize>,
     next: usize,
     deltas: &'d [f64],
@@ -250,137 +287,143 @@ impl Observer for Measure<'_> {
             }
         }
         let (deltas, dims, dir, seed) = (self.deltas, self.dims, self.direction, self.seed);
+        let nudged = self.nudged;
         for (_, steps, acc) in &mut self.pipelines {
-            let steps = &*steps;
-            let n = acc.kept.len();
-            let part = picked
-                .par_iter()
-                .fold(
-                    || Acc::zero(n, deltas.len()),
-                    |mut a, &(f, frame)| {
-                        a.measure_frame(steps, f, frame, deltas, dims, dir, seed);
-                        a
-                    },
-                )
-                .reduce(|| Acc::zero(n, deltas.len()), Acc::merge);
-            *acc = std::mem::replace(acc, Acc::zero(0, 0)).merge(part);
+            for &(f, frame) in &picked {
+                acc.measure_frame(steps, f, frame, nudged, deltas, dims, dir, seed);
+            }
         }
         Ok(())
     }
 }
 
 impl Acc {
-    fn zero(n: usize, steps: usize) -> Acc {
+    fn zero(rows: usize, n: usize, steps: usize) -> Acc {
         Acc {
-            sweep: vec![0.0; n * steps * n],
-            s: vec![0.0; n * n],
-            kept: vec![0; n],
+            sweep: vec![0.0; rows * steps],
+            s: vec![0.0; rows * n],
+            kept: vec![0; rows],
             degenerate: 0,
             jumps: Vec::new(),
         }
     }
 
-    fn merge(mut self, b: Acc) -> Acc {
-        self.sweep
-            .iter_mut()
-            .zip(&b.sweep)
-            .for_each(|(x, y)| *x += y);
-        self.s.iter_mut().zip(&b.s).for_each(|(x, y)| *x += y);
-        self.kept.iter_mut().zip(&b.kept).for_each(|(x, y)| *x += y);
-        self.degenerate += b.degenerate;
-        self.jumps.extend(b.jumps);
-        self
-    }
-
-    /// Nudges every point of one frame at every δ and accumulates the displacements.
+    /// Nudges each point of `nudged` in one frame at every δ (the nudged points in parallel)
+    /// and accumulates the displacements.
     #[allow(clippy::too_many_arguments)]
     fn measure_frame(
         &mut self,
         steps: &[Step],
         f: usize,
         frame: &[f64],
+        nudged: &[usize],
         deltas: &[f64],
         dims: usize,
         dir: Direction,
         seed: u64,
     ) {
-        let n = self.kept.len();
+        let n = frame.len() / dims;
         let nsteps = deltas.len();
         let mut aligned = frame.to_vec();
         self.degenerate += align_one(steps, &mut aligned).degenerate as usize;
         let jump_at = (JUMP_RG * radius_of_gyration(frame, dims)).max(JUMP_DELTA * deltas[1]);
-        let mut work = frame.to_vec();
-        let mut d = vec![0.0; n];
-        for k in 0..n {
-            let u = direction_vector(dir, dims, seed, f, k);
-            for (s, &delta) in deltas.iter().enumerate().skip(1) {
-                work.copy_from_slice(frame);
-                work[k * dims..(k + 1) * dims]
-                    .iter_mut()
-                    .zip(&u)
-                    .for_each(|(x, u)| *x += delta * u);
-                self.degenerate += align_one(steps, &mut work).degenerate as usize;
-                for (j, dj) in d.iter_mut().enumerate() {
-                    let (a, b) = (
-                        &work[j * dims..(j + 1) * dims],
-                        &aligned[j * dims..(j + 1) * dims],
-                    );
-                    *dj = a
-                        .iter()
-                        .zip(b)
-                        .map(|(x, y)| (x - y) * (x - y))
-                        .sum::<f64>()
-                        .sqrt();
-                }
-                let base = (k * nsteps + s) * n;
-                self.sweep[base..base + n]
-                    .iter_mut()
-                    .zip(&d)
-                    .for_each(|(a, x)| *a += x);
-                if s == 1 {
-                    if super::frames::rmsd(&work, &aligned, dims) > jump_at {
-                        self.jumps.push((f, k));
-                    } else {
-                        self.s[k * n..(k + 1) * n]
+        let aligned = &aligned;
+        let rows = self
+            .s
+            .par_chunks_mut(n)
+            .zip(self.sweep.par_chunks_mut(nsteps))
+            .zip(self.kept.par_iter_mut())
+            .zip(nudged.par_iter());
+        let (degenerate, jumps) = rows
+            .map_init(
+                || (frame.to_vec(), vec![0.0; n]),
+                |(work, d), (((s_row, sweep_row), kept), &k)| {
+                    let mut degenerate = 0;
+                    let mut jumped = false;
+                    let u = direction_vector(dir, dims, seed, f, k);
+                    for (st, &delta) in deltas.iter().enumerate().skip(1) {
+                        work.copy_from_slice(frame);
+                        work[k * dims..(k + 1) * dims]
                             .iter_mut()
-                            .zip(&d)
-                            .for_each(|(a, x)| *a += x / delta);
-                        self.kept[k] += 1;
+                            .zip(&u)
+                            .for_each(|(x, u)| *x += delta * u);
+                        degenerate += align_one(steps, work).degenerate as usize;
+                        for (j, dj) in d.iter_mut().enumerate() {
+                            let (a, b) = (
+                                &work[j * dims..(j + 1) * dims],
+                                &aligned[j * dims..(j + 1) * dims],
+                            );
+                            *dj = a
+                                .iter()
+                                .zip(b)
+                                .map(|(x, y)| (x - y) * (x - y))
+                                .sum::<f64>()
+                                .sqrt();
+                        }
+                        let others: f64 = d.iter().sum::<f64>() - d[k];
+                        sweep_row[st] += others / (n.max(2) - 1) as f64;
+                        if st == 1 {
+                            if super::frames::rmsd(work, aligned, dims) > jump_at {
+                                jumped = true;
+                            } else {
+                                s_row
+                                    .iter_mut()
+                                    .zip(d.iter())
+                                    .for_each(|(a, x)| *a += x / delta);
+                                *kept += 1;
+                            }
+                        }
                     }
-                }
-            }
-        }
+                    (degenerate, jumped.then_some((f, k)))
+                },
+            )
+            .fold(
+                || (0usize, Vec::new()),
+                |(dg, mut js), (d, j)| {
+                    js.extend(j);
+                    (dg + d, js)
+                },
+            )
+            .reduce(
+                || (0, Vec::new()),
+                |(a, mut x), (b, y)| {
+                    x.extend(y);
+                    (a + b, x)
+                },
+            );
+        self.degenerate += degenerate;
+        self.jumps.extend(jumps);
     }
 
     /// The pipeline's results from the sums over `count` frames.
-    fn finish(self, name: String, count: usize, n: usize, steps: usize) -> PipelineSensitivity {
-        let count = count.max(1) as f64;
-        let sweep = (0..n)
-            .map(|k| {
-                (0..steps)
-                    .map(|s| {
-                        (0..n)
-                            .map(|j| self.sweep[(k * steps + s) * n + j] / count)
-                            .collect()
-                    })
-                    .collect()
-            })
+    fn finish(
+        self,
+        name: String,
+        count: usize,
+        nudged: &[usize],
+        n: usize,
+        steps: usize,
+    ) -> PipelineSensitivity {
+        let frames = count.max(1) as f64;
+        let sweep = self
+            .sweep
+            .chunks_exact(steps.max(1))
+            .map(|r| r.iter().map(|v| v / frames).collect())
             .collect();
-        let matrix: Vec<Vec<f64>> = (0..n)
-            .map(|k| {
-                (0..n)
-                    .map(|j| self.s[k * n + j] / self.kept[k].max(1) as f64)
-                    .collect()
-            })
+        let matrix: Vec<Vec<f64>> = self
+            .s
+            .chunks_exact(n.max(1))
+            .zip(&self.kept)
+            .map(|(row, &kept)| row.iter().map(|v| v / kept.max(1) as f64).collect())
             .collect();
         let mut jumps = self.jumps;
         jumps.sort_unstable();
         let discontinuities = Discontinuities {
             count: jumps.len(),
-            rate: jumps.len() as f64 / (count * n as f64),
+            rate: jumps.len() as f64 / (frames * nudged.len().max(1) as f64),
             first: jumps.iter().take(10).map(|&(f, k)| [f, k]).collect(),
         };
-        let (summary, leak) = summarize(&matrix);
+        let (summary, leak) = summarize(&matrix, nudged);
         PipelineSensitivity {
             name,
             matrix,
@@ -415,25 +458,41 @@ pub fn direction_vector(dir: Direction, dims: usize, seed: u64, f: usize, k: usi
     }
 }
 
-/// The summary numbers and `leak_k` of a matrix S (SPEC §4).
-pub fn summarize(s: &[Vec<f64>]) -> (Summary, Vec<f64>) {
-    let n = s.len();
-    let self_ = (0..n).map(|k| s[k][k]).sum::<f64>() / n as f64;
-    let leak: Vec<f64> = (0..n)
-        .map(|k| (0..n).filter(|&j| j != k).map(|j| s[k][j]).sum())
+/// The summary numbers and `leak_k` of a matrix S (SPEC §4) whose row r is the nudged point
+/// `nudged[r]` (all points: the square matrix).
+pub fn summarize(s: &[Vec<f64>], nudged: &[usize]) -> (Summary, Vec<f64>) {
+    let rows = s.len().max(1) as f64;
+    let self_ = s.iter().zip(nudged).map(|(row, &k)| row[k]).sum::<f64>() / rows;
+    let leak: Vec<f64> = s
+        .iter()
+        .zip(nudged)
+        .map(|(row, &k)| {
+            row.iter()
+                .enumerate()
+                .filter(|&(j, _)| j != k)
+                .map(|(_, v)| v)
+                .sum()
+        })
         .collect();
-    let pairs = (n * n - n) as f64;
-    let cross_mean = if n > 1 {
-        leak.iter().sum::<f64>() / pairs
+    let n = s.first().map_or(0, |r| r.len());
+    let pairs = s.len() * n.saturating_sub(1);
+    let cross_mean = if pairs > 0 {
+        leak.iter().sum::<f64>() / pairs as f64
     } else {
         0.0
     };
-    let cross_max = (0..n)
-        .flat_map(|k| (0..n).filter(move |&j| j != k).map(move |j| (k, j)))
-        .map(|(k, j)| s[k][j])
+    let cross_max = s
+        .iter()
+        .zip(nudged)
+        .flat_map(|(row, &k)| {
+            row.iter()
+                .enumerate()
+                .filter(move |&(j, _)| j != k)
+                .map(|(_, v)| *v)
+        })
         .fold(0.0, f64::max);
-    let leak_mean = leak.iter().sum::<f64>() / n as f64;
-    let var = leak.iter().map(|l| (l - leak_mean).powi(2)).sum::<f64>() / n as f64;
+    let leak_mean = leak.iter().sum::<f64>() / rows;
+    let var = leak.iter().map(|l| (l - leak_mean).powi(2)).sum::<f64>() / rows;
     let unevenness = if leak_mean > 0.0 {
         var.sqrt() / leak_mean
     } else {
@@ -523,7 +582,10 @@ pub fn plot(path: &std::path::Path, report: &SensitivityReport) -> Result<()> {
     super::plot::render(
         path,
         (480 * n + 110, 500),
-        &super::plot::Heatmaps { panels },
+        &super::plot::Heatmaps {
+            panels,
+            rows: &report.nudged,
+        },
     )
 }
 
@@ -545,7 +607,7 @@ pub fn write_csv_dir(dir: &std::path::Path, report: &SensitivityReport) -> Resul
             })
             .collect();
         let path = dir.join(format!("{name}.csv"));
-        write_csv_matrix(&path, &p.matrix)?;
+        write_csv_matrix(&path, &p.matrix, &report.nudged)?;
         written.push(path);
     }
     Ok(written)
@@ -559,7 +621,7 @@ mod tests {
     fn summary_of_a_known_matrix() {
         // S = [[1, 2], [0, 3]]: self = 2; off-diagonal 2 and 0: cross_mean 1, cross_max 2;
         // leak = [2, 0], leak_mean 1, std 1 → unevenness 1.
-        let (s, leak) = summarize(&[vec![1.0, 2.0], vec![0.0, 3.0]]);
+        let (s, leak) = summarize(&[vec![1.0, 2.0], vec![0.0, 3.0]], &[0, 1]);
         assert_eq!(leak, vec![2.0, 0.0]);
         assert_eq!(
             s,
