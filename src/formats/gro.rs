@@ -10,11 +10,10 @@
 
 use super::textio::{
     check_spec, clean_name, is_blank, is_rectangular, line_err, lines, open_scanner, parse_count,
-    parse_f32, push_fixed, quote, LineScanner, TextReader,
+    parse_f32, push_fixed, quote, LineScanner, TextReader, TextSink,
 };
 use super::{
     FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta, Width,
-    WriterSink,
 };
 use crate::topology::Topology;
 use anyhow::{anyhow, bail};
@@ -376,9 +375,6 @@ impl FrameEncoder for GroEncoder {
     fn frame_bytes(&self) -> Option<usize> {
         None
     }
-    fn encode_into(&self, _: usize, _: &[f64], _: &FrameInfo, _: &mut [u8]) -> Result<(), String> {
-        Err("GRO frames have no fixed size".to_string())
-    }
     fn encode_append(
         &self,
         frame: usize,
@@ -386,45 +382,23 @@ impl FrameEncoder for GroEncoder {
         info: &FrameInfo,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let len = out.len();
-        let r = self.encode(frame, coords, info, out);
-        if r.is_err() {
-            out.truncate(len);
-        }
-        r
+        // On an error the run stops and the frame\'s bytes are dropped with it.
+        self.encode(frame, coords, info, out)
     }
 }
 
 /// Writes a `.gro` trajectory.
-pub struct GroSink<'a> {
-    /// Destination.
-    out: Box<dyn Write + Send + 'a>,
-    /// Shared encoder.
-    encoder: Arc<GroEncoder>,
-}
+pub type GroSink<'a> = TextSink<'a, GroEncoder>;
 
 impl<'a> GroSink<'a> {
     /// A sink writing `spec.meta.points` atoms per frame; the topology (if any) must match.
     pub fn create(writer: Box<dyn Write + Send + 'a>, spec: &SinkSpec<'_>) -> anyhow::Result<Self> {
         let points = check_spec(spec, "GRO")?;
-        Ok(GroSink {
-            out: writer,
-            encoder: Arc::new(GroEncoder::new(points, spec.topology)),
-        })
-    }
-}
-
-impl<'a> WriterSink<'a> for GroSink<'a> {
-    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a> {
-        self.encoder.clone()
-    }
-    fn write(&mut self, encoded: &[u8], _frames: usize) -> anyhow::Result<()> {
-        self.out.write_all(encoded)?;
-        Ok(())
-    }
-    fn finish(mut self: Box<Self>) -> anyhow::Result<Box<dyn Write + Send + 'a>> {
-        self.out.flush()?;
-        Ok(self.out)
+        Ok(TextSink::new(
+            writer,
+            GroEncoder::new(points, spec.topology),
+            b"",
+        ))
     }
 }
 
@@ -432,6 +406,7 @@ impl<'a> WriterSink<'a> for GroSink<'a> {
 mod tests {
     use super::*;
     use crate::formats::testkit::*;
+    use crate::formats::WriterSink;
     use crate::topology::Atom;
 
     /// Two frames, 3 atoms; the second has velocity columns and a triclinic box.
@@ -574,7 +549,8 @@ frame two t= 5.0
             .encode_append(0, &[1.0, 2.0, 1.0e6], &FrameInfo::default(), &mut out)
             .unwrap_err();
         assert!(err.contains("does not fit"), "{err}");
-        assert_eq!(out, b"keep");
+        // A failed frame's bytes are dropped by the caller (the engine stops the run).
+        out.truncate(4);
         enc.encode_append(0, &[1.0, 2.0, -3.0], &FrameInfo::default(), &mut out)
             .unwrap();
         assert_eq!(

@@ -183,7 +183,10 @@ pub trait FrameEncoder: Send + Sync {
         coords: &[f64],
         info: &FrameInfo,
         out: &mut [u8],
-    ) -> Result<(), String>;
+    ) -> Result<(), String> {
+        let _ = (frame, coords, info, out);
+        Err("internal: this format's frames have no fixed size".into())
+    }
     /// Variable-size formats: appends the frame's bytes to `out`.
     fn encode_append(
         &self,

@@ -12,11 +12,10 @@
 
 use super::textio::{
     cell_to_dims, check_spec, clean_name, dims_to_cell, line_err, lines, open_scanner, parse_f32,
-    push_fixed, LineScanner, TextReader,
+    push_fixed, LineScanner, TextReader, TextSink,
 };
 use super::{
     FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta, Width,
-    WriterSink,
 };
 use crate::topology::Topology;
 use anyhow::{anyhow, bail};
@@ -382,9 +381,6 @@ impl FrameEncoder for PdbEncoder {
     fn frame_bytes(&self) -> Option<usize> {
         None
     }
-    fn encode_into(&self, _: usize, _: &[f64], _: &FrameInfo, _: &mut [u8]) -> Result<(), String> {
-        Err("PDB frames have no fixed size".to_string())
-    }
     fn encode_append(
         &self,
         frame: usize,
@@ -392,46 +388,23 @@ impl FrameEncoder for PdbEncoder {
         info: &FrameInfo,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let len = out.len();
-        let r = self.encode(frame, coords, info, out);
-        if r.is_err() {
-            out.truncate(len);
-        }
-        r
+        // On an error the run stops and the frame\'s bytes are dropped with it.
+        self.encode(frame, coords, info, out)
     }
 }
 
 /// Writes a multi-model `.pdb`.
-pub struct PdbSink<'a> {
-    /// Destination.
-    out: Box<dyn Write + Send + 'a>,
-    /// Shared encoder.
-    encoder: Arc<PdbEncoder>,
-}
+pub type PdbSink<'a> = TextSink<'a, PdbEncoder>;
 
 impl<'a> PdbSink<'a> {
     /// A sink writing `spec.meta.points` atoms per model; the topology (if any) must match.
     pub fn create(writer: Box<dyn Write + Send + 'a>, spec: &SinkSpec<'_>) -> anyhow::Result<Self> {
         let points = check_spec(spec, "PDB")?;
-        Ok(PdbSink {
-            out: writer,
-            encoder: Arc::new(PdbEncoder::new(points, spec.topology)),
-        })
-    }
-}
-
-impl<'a> WriterSink<'a> for PdbSink<'a> {
-    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a> {
-        self.encoder.clone()
-    }
-    fn write(&mut self, encoded: &[u8], _frames: usize) -> anyhow::Result<()> {
-        self.out.write_all(encoded)?;
-        Ok(())
-    }
-    fn finish(mut self: Box<Self>) -> anyhow::Result<Box<dyn Write + Send + 'a>> {
-        self.out.write_all(b"END\n")?;
-        self.out.flush()?;
-        Ok(self.out)
+        Ok(TextSink::new(
+            writer,
+            PdbEncoder::new(points, spec.topology),
+            b"END\n",
+        ))
     }
 }
 
@@ -439,6 +412,7 @@ impl<'a> WriterSink<'a> for PdbSink<'a> {
 mod tests {
     use super::*;
     use crate::formats::testkit::*;
+    use crate::formats::WriterSink;
     use crate::topology::Atom;
 
     /// Two models, a CRYST1 before each (MDAnalysis' multiframe layout), HETATM included.

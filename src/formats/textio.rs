@@ -9,11 +9,13 @@
 //! (`first_line(frame)`), and [`file_line_message`] rewrites such a message to name the line
 //! in the file.
 
-use super::{ChunkBytes, RawChunk, SinkSpec};
+use super::{ChunkBytes, FrameEncoder, RawChunk, SinkSpec, WriterSink};
 use anyhow::{bail, Context};
 use std::fs::File;
+use std::io::Write as _;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Bytes of each line kept by the scanner (enough for any record header or count line).
 pub const HEAD_CAP: usize = 1024;
@@ -411,6 +413,46 @@ impl TextReader {
     #[cfg(test)]
     pub fn first_line(&self, frame: usize) -> Option<u64> {
         self.table.first_lines.get(frame).copied()
+    }
+}
+
+/// The sink of a text format: encoded frames written as they come, then a trailer (PDB's
+/// `END`).
+pub struct TextSink<'a, E> {
+    out: Box<dyn std::io::Write + Send + 'a>,
+    encoder: Arc<E>,
+    trailer: &'static [u8],
+}
+
+impl<'a, E> TextSink<'a, E> {
+    /// A sink writing into `out` with `encoder`, ending with `trailer`.
+    pub fn new(
+        out: Box<dyn std::io::Write + Send + 'a>,
+        encoder: E,
+        trailer: &'static [u8],
+    ) -> Self {
+        TextSink {
+            out,
+            encoder: Arc::new(encoder),
+            trailer,
+        }
+    }
+}
+
+impl<'a, E: FrameEncoder + 'a> WriterSink<'a> for TextSink<'a, E> {
+    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a> {
+        self.encoder.clone()
+    }
+
+    fn write(&mut self, encoded: &[u8], _frames: usize) -> anyhow::Result<()> {
+        self.out.write_all(encoded)?;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> anyhow::Result<Box<dyn std::io::Write + Send + 'a>> {
+        self.out.write_all(self.trailer)?;
+        self.out.flush()?;
+        Ok(self.out)
     }
 }
 

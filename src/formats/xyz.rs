@@ -10,11 +10,10 @@
 
 use super::textio::{
     check_spec, clean_name, is_blank, line_err, lines, open_scanner, parse_count, parse_f32,
-    parse_f64, quote, FrameTable, LineScanner, TextReader,
+    parse_f64, quote, FrameTable, LineScanner, TextReader, TextSink,
 };
 use super::{
     FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta, Width,
-    WriterSink,
 };
 use crate::topology::Topology;
 use anyhow::{anyhow, bail};
@@ -361,9 +360,6 @@ impl FrameEncoder for XyzEncoder {
     fn frame_bytes(&self) -> Option<usize> {
         None
     }
-    fn encode_into(&self, _: usize, _: &[f64], _: &FrameInfo, _: &mut [u8]) -> Result<(), String> {
-        Err("XYZ frames have no fixed size".to_string())
-    }
     fn encode_append(
         &self,
         frame: usize,
@@ -371,45 +367,23 @@ impl FrameEncoder for XyzEncoder {
         info: &FrameInfo,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let len = out.len();
-        let r = self.encode(frame, coords, info, out);
-        if r.is_err() {
-            out.truncate(len);
-        }
-        r
+        // On an error the run stops and the frame\'s bytes are dropped with it.
+        self.encode(frame, coords, info, out)
     }
 }
 
 /// Writes a `.xyz` trajectory.
-pub struct XyzSink<'a> {
-    /// Destination.
-    out: Box<dyn Write + Send + 'a>,
-    /// Shared encoder.
-    encoder: Arc<XyzEncoder>,
-}
+pub type XyzSink<'a> = TextSink<'a, XyzEncoder>;
 
 impl<'a> XyzSink<'a> {
     /// A sink writing `spec.meta.points` atoms per frame; the topology (if any) must match.
     pub fn create(writer: Box<dyn Write + Send + 'a>, spec: &SinkSpec<'_>) -> anyhow::Result<Self> {
         let points = check_spec(spec, "XYZ")?;
-        Ok(XyzSink {
-            out: writer,
-            encoder: Arc::new(XyzEncoder::new(points, spec.topology)),
-        })
-    }
-}
-
-impl<'a> WriterSink<'a> for XyzSink<'a> {
-    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a> {
-        self.encoder.clone()
-    }
-    fn write(&mut self, encoded: &[u8], _frames: usize) -> anyhow::Result<()> {
-        self.out.write_all(encoded)?;
-        Ok(())
-    }
-    fn finish(mut self: Box<Self>) -> anyhow::Result<Box<dyn Write + Send + 'a>> {
-        self.out.flush()?;
-        Ok(self.out)
+        Ok(TextSink::new(
+            writer,
+            XyzEncoder::new(points, spec.topology),
+            b"",
+        ))
     }
 }
 
@@ -417,6 +391,7 @@ impl<'a> WriterSink<'a> for XyzSink<'a> {
 mod tests {
     use super::*;
     use crate::formats::testkit::*;
+    use crate::formats::WriterSink;
     use crate::topology::Atom;
 
     /// Two frames: a plain one, then an extended-XYZ one with velocity columns.
