@@ -7,27 +7,6 @@
 use super::{zero_vec, Alloc, Dimension, Mat, Vector};
 use nalgebra::DefaultAllocator;
 
-/// Rows per block: each block is first checked (a cheap vectorised pass over data in L1) for
-/// values small enough that the result cannot overflow; such blocks take the plain loop.
-const BLOCK_ROWS: usize = 64;
-
-/// Whether every `|v|` of `block` is ≤ `limit`.
-#[inline(always)]
-fn within(block: &[f64], limit: f64) -> bool {
-    let mut ok = true;
-    for v in block {
-        ok &= v.abs() <= limit;
-    }
-    ok
-}
-
-/// The largest `|x|` for which `|R (x − before) + after| ≤ f64::MAX / 2` surely holds
-/// (`R` orthogonal: `Σ_b |R_ab| ≤ √D`); ≤ 0 when no input is safe.
-fn safe_input(d: usize, before: &[f64], after: &[f64]) -> f64 {
-    let (c, a) = (super::max_abs(before), super::max_abs(after));
-    (f64::MAX / 2.0 - a) / (d as f64).sqrt() / 2.0 - c
-}
-
 /// `x ← x − shift` for every row of `frame` (`N × D` row-major). Returns false when some
 /// result overflowed to ±∞ (`|x − shift|` > `f64::MAX`; never NaN for finite input).
 #[inline]
@@ -37,17 +16,12 @@ where
 {
     let d = dim.value();
     let shift = shift.as_slice();
-    let limit = f64::MAX / 2.0 - super::max_abs(shift);
+    // One pass with a branch-free finiteness flag (x − shift overflows only near f64::MAX).
     let mut finite = true;
-    for block in frame.chunks_mut(BLOCK_ROWS * d) {
-        let safe = within(block, limit);
-        for x in block.chunks_exact_mut(d) {
-            for k in 0..d {
-                x[k] -= shift[k];
-            }
-        }
-        if !safe {
-            finite &= block.iter().all(|v| v.is_finite());
+    for x in frame.chunks_exact_mut(d) {
+        for k in 0..d {
+            x[k] -= shift[k];
+            finite &= x[k].is_finite();
         }
     }
     finite
@@ -72,41 +46,26 @@ where
     let mut all_finite = true;
     let (ds, os) = (diff.as_mut_slice(), out.as_mut_slice());
     let (rs, bs, as_) = (r.as_slice(), before.as_slice(), after.as_slice());
-    let limit = safe_input(d, bs, as_);
-    for block in frame.chunks_mut(BLOCK_ROWS * d) {
-        if within(block, limit) {
-            for x in block.chunks_exact_mut(d) {
-                for k in 0..d {
-                    ds[k] = x[k] - bs[k];
-                }
-                for a in 0..d {
-                    let mut v = as_[a];
-                    for b in 0..d {
-                        v += rs[a + b * d] * ds[b];
-                    }
-                    x[a] = v;
-                }
-            }
-            continue;
+    // One pass: each row is computed into registers and written back when finite; a row whose
+    // result overflows (only for coordinates near f64::MAX) takes the rescaled path from its
+    // untouched input.
+    for x in frame.chunks_exact_mut(d) {
+        for k in 0..d {
+            ds[k] = x[k] - bs[k];
         }
-        for x in block.chunks_exact_mut(d) {
-            for k in 0..d {
-                ds[k] = x[k] - bs[k];
+        let mut finite = true;
+        for a in 0..d {
+            let mut v = as_[a];
+            for b in 0..d {
+                v += rs[a + b * d] * ds[b];
             }
-            let mut finite = true;
-            for a in 0..d {
-                let mut v = as_[a];
-                for b in 0..d {
-                    v += rs[a + b * d] * ds[b];
-                }
-                os[a] = v;
-                finite &= v.is_finite();
-            }
-            if finite {
-                x.copy_from_slice(os);
-            } else {
-                all_finite &= transform_row_rescaled(x, r, before, after);
-            }
+            os[a] = v;
+            finite &= v.is_finite();
+        }
+        if finite {
+            x.copy_from_slice(os);
+        } else {
+            all_finite &= transform_row_rescaled(x, r, before, after);
         }
     }
     all_finite
