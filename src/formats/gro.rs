@@ -9,8 +9,8 @@
 //! `t= %10.5f step= N`, atom and residue numbers wrapped at 100000, box line with 3 or 9 numbers.
 
 use super::textio::{
-    check_spec, clean_name, is_blank, is_rectangular, line_err, lines, open_scanner, parse_count,
-    parse_f32, push_fixed, quote, LineScanner, TextReader, TextSink,
+    clean_name, is_blank, is_rectangular, line_err, lines, open_scanner, parse_count, parse_f32,
+    push_fixed, quote, LineScanner, TextReader, TextSink,
 };
 use super::{
     FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta, Width,
@@ -312,9 +312,15 @@ impl GroEncoder {
             .collect();
         GroEncoder { prefixes }
     }
+}
+
+impl FrameEncoder for GroEncoder {
+    fn frame_bytes(&self) -> Option<usize> {
+        None
+    }
 
     /// Appends the frame's text; on error `out` may hold a partial frame (the caller truncates).
-    fn encode(
+    fn encode_append(
         &self,
         frame: usize,
         coords: &[f64],
@@ -371,34 +377,13 @@ fn push_box(out: &mut Vec<u8>, cell: Option<&[[f64; 3]; 3]>) -> Result<(), Strin
     Ok(())
 }
 
-impl FrameEncoder for GroEncoder {
-    fn frame_bytes(&self) -> Option<usize> {
-        None
-    }
-    fn encode_append(
-        &self,
-        frame: usize,
-        coords: &[f64],
-        info: &FrameInfo,
-        out: &mut Vec<u8>,
-    ) -> Result<(), String> {
-        // On an error the run stops and the frame\'s bytes are dropped with it.
-        self.encode(frame, coords, info, out)
-    }
-}
-
 /// Writes a `.gro` trajectory.
 pub type GroSink<'a> = TextSink<'a, GroEncoder>;
 
 impl<'a> GroSink<'a> {
     /// A sink writing `spec.meta.points` atoms per frame; the topology (if any) must match.
     pub fn create(writer: Box<dyn Write + Send + 'a>, spec: &SinkSpec<'_>) -> anyhow::Result<Self> {
-        let points = check_spec(spec, "GRO")?;
-        Ok(TextSink::new(
-            writer,
-            GroEncoder::new(points, spec.topology),
-            b"",
-        ))
+        TextSink::for_spec(writer, spec, "GRO", GroEncoder::new, b"")
     }
 }
 

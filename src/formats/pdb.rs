@@ -11,8 +11,8 @@
 //! Time is not carried (MDAnalysis neither reads nor writes it in PDB).
 
 use super::textio::{
-    cell_to_dims, check_spec, clean_name, dims_to_cell, line_err, lines, open_scanner, parse_f32,
-    push_fixed, LineScanner, TextReader, TextSink,
+    cell_to_dims, clean_name, dims_to_cell, line_err, lines, open_scanner, parse_f32, push_fixed,
+    LineScanner, TextReader, TextSink,
 };
 use super::{
     FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta, Width,
@@ -334,9 +334,15 @@ impl PdbEncoder {
         }
         PdbEncoder { prefixes, suffixes }
     }
+}
+
+impl FrameEncoder for PdbEncoder {
+    fn frame_bytes(&self) -> Option<usize> {
+        None
+    }
 
     /// Appends one model; on error `out` may hold a partial model (the caller truncates).
-    fn encode(
+    fn encode_append(
         &self,
         frame: usize,
         coords: &[f64],
@@ -377,34 +383,13 @@ impl PdbEncoder {
     }
 }
 
-impl FrameEncoder for PdbEncoder {
-    fn frame_bytes(&self) -> Option<usize> {
-        None
-    }
-    fn encode_append(
-        &self,
-        frame: usize,
-        coords: &[f64],
-        info: &FrameInfo,
-        out: &mut Vec<u8>,
-    ) -> Result<(), String> {
-        // On an error the run stops and the frame\'s bytes are dropped with it.
-        self.encode(frame, coords, info, out)
-    }
-}
-
 /// Writes a multi-model `.pdb`.
 pub type PdbSink<'a> = TextSink<'a, PdbEncoder>;
 
 impl<'a> PdbSink<'a> {
     /// A sink writing `spec.meta.points` atoms per model; the topology (if any) must match.
     pub fn create(writer: Box<dyn Write + Send + 'a>, spec: &SinkSpec<'_>) -> anyhow::Result<Self> {
-        let points = check_spec(spec, "PDB")?;
-        Ok(TextSink::new(
-            writer,
-            PdbEncoder::new(points, spec.topology),
-            b"END\n",
-        ))
+        TextSink::for_spec(writer, spec, "PDB", PdbEncoder::new, b"END\n")
     }
 }
 

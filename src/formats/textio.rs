@@ -293,7 +293,7 @@ impl<R: BufRead> LineScanner<R> {
 
 /// Checks a sink spec for a 3-D text format (dims 3, ≥ 1 point, topology of the same size);
 /// returns the number of points.
-pub fn check_spec(spec: &SinkSpec<'_>, fmt: &str) -> anyhow::Result<usize> {
+fn check_spec(spec: &SinkSpec<'_>, fmt: &str) -> anyhow::Result<usize> {
     let m = &spec.meta;
     if m.dims != 3 {
         bail!(
@@ -425,17 +425,22 @@ pub struct TextSink<'a, E> {
 }
 
 impl<'a, E> TextSink<'a, E> {
-    /// A sink writing into `out` with `encoder`, ending with `trailer`.
-    pub fn new(
+    /// A sink for `spec` in the 3-D text format `fmt` (checked by [`check_spec`]) writing into
+    /// `out`; `make` builds the encoder from the point count and the topology (if any); the
+    /// output ends with `trailer`.
+    pub fn for_spec(
         out: Box<dyn std::io::Write + Send + 'a>,
-        encoder: E,
+        spec: &SinkSpec<'_>,
+        fmt: &str,
+        make: impl FnOnce(usize, Option<&crate::topology::Topology>) -> E,
         trailer: &'static [u8],
-    ) -> Self {
-        TextSink {
+    ) -> anyhow::Result<Self> {
+        let points = check_spec(spec, fmt)?;
+        Ok(TextSink {
             out,
-            encoder: Arc::new(encoder),
+            encoder: Arc::new(make(points, spec.topology)),
             trailer,
-        }
+        })
     }
 }
 

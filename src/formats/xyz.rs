@@ -9,8 +9,8 @@
 //! when known.
 
 use super::textio::{
-    check_spec, clean_name, is_blank, line_err, lines, open_scanner, parse_count, parse_f32,
-    parse_f64, quote, FrameTable, LineScanner, TextReader, TextSink,
+    clean_name, is_blank, line_err, lines, open_scanner, parse_count, parse_f32, parse_f64, quote,
+    FrameTable, LineScanner, TextReader, TextSink,
 };
 use super::{
     FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta, Width,
@@ -311,9 +311,15 @@ impl XyzEncoder {
             .collect();
         XyzEncoder { names }
     }
+}
+
+impl FrameEncoder for XyzEncoder {
+    fn frame_bytes(&self) -> Option<usize> {
+        None
+    }
 
     /// Appends one frame.
-    fn encode(
+    fn encode_append(
         &self,
         frame: usize,
         coords: &[f64],
@@ -356,34 +362,13 @@ impl XyzEncoder {
     }
 }
 
-impl FrameEncoder for XyzEncoder {
-    fn frame_bytes(&self) -> Option<usize> {
-        None
-    }
-    fn encode_append(
-        &self,
-        frame: usize,
-        coords: &[f64],
-        info: &FrameInfo,
-        out: &mut Vec<u8>,
-    ) -> Result<(), String> {
-        // On an error the run stops and the frame\'s bytes are dropped with it.
-        self.encode(frame, coords, info, out)
-    }
-}
-
 /// Writes a `.xyz` trajectory.
 pub type XyzSink<'a> = TextSink<'a, XyzEncoder>;
 
 impl<'a> XyzSink<'a> {
     /// A sink writing `spec.meta.points` atoms per frame; the topology (if any) must match.
     pub fn create(writer: Box<dyn Write + Send + 'a>, spec: &SinkSpec<'_>) -> anyhow::Result<Self> {
-        let points = check_spec(spec, "XYZ")?;
-        Ok(TextSink::new(
-            writer,
-            XyzEncoder::new(points, spec.topology),
-            b"",
-        ))
+        TextSink::for_spec(writer, spec, "XYZ", XyzEncoder::new, b"")
     }
 }
 
