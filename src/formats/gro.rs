@@ -10,11 +10,12 @@
 
 use super::textio::{
     clean_name, is_blank, is_rectangular, line_err, lines, open_scanner, parse_count, parse_f32,
-    push_fixed, quote, LineScanner, TextReader, TextSink,
+    push_fixed, quote, LineScanner, TextReader,
 };
 use super::{
     FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta, Width,
 };
+use crate::formats::StreamSink;
 use crate::topology::Topology;
 use anyhow::{anyhow, bail};
 use std::io::{BufRead, Write};
@@ -378,12 +379,12 @@ fn push_box(out: &mut Vec<u8>, cell: Option<&[[f64; 3]; 3]>) -> Result<(), Strin
 }
 
 /// Writes a `.gro` trajectory.
-pub type GroSink<'a> = TextSink<'a, GroEncoder>;
+pub type GroSink<'a> = StreamSink<'a, GroEncoder>;
 
 impl<'a> GroSink<'a> {
     /// A sink writing `spec.meta.points` atoms per frame; the topology (if any) must match.
     pub fn create(writer: Box<dyn Write + Send + 'a>, spec: &SinkSpec<'_>) -> anyhow::Result<Self> {
-        TextSink::for_spec(writer, spec, "GRO", GroEncoder::new, b"")
+        StreamSink::for_spec(writer, spec, "GRO", GroEncoder::new, b"")
     }
 }
 

@@ -226,6 +226,46 @@ pub trait WriterSink<'a>: Send {
     fn finish(self: Box<Self>) -> Result<Box<dyn std::io::Write + Send + 'a>>;
 }
 
+/// The sink of a format without a file header (XTC, TRR, GRO, PDB, XYZ): encoded frames are
+/// written as they come, then `trailer` (PDB's `END`).
+pub struct StreamSink<'a, E> {
+    out: Box<dyn std::io::Write + Send + 'a>,
+    encoder: Arc<E>,
+    trailer: &'static [u8],
+}
+
+impl<'a, E> StreamSink<'a, E> {
+    /// A sink writing into `out` with `encoder`, ending with `trailer`.
+    pub(crate) fn new(
+        out: Box<dyn std::io::Write + Send + 'a>,
+        encoder: E,
+        trailer: &'static [u8],
+    ) -> Self {
+        StreamSink {
+            out,
+            encoder: Arc::new(encoder),
+            trailer,
+        }
+    }
+}
+
+impl<'a, E: FrameEncoder + 'a> WriterSink<'a> for StreamSink<'a, E> {
+    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a> {
+        self.encoder.clone()
+    }
+
+    fn write(&mut self, encoded: &[u8], _frames: usize) -> Result<()> {
+        self.out.write_all(encoded)?;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Box<dyn std::io::Write + Send + 'a>> {
+        self.out.write_all(self.trailer)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
 /// Inputs for creating a sink for an MD format.
 pub struct SinkSpec<'t> {
     /// Shape of the frames that will be written (`frames` is exact: a header may hold it).

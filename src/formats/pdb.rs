@@ -12,11 +12,12 @@
 
 use super::textio::{
     cell_to_dims, clean_name, dims_to_cell, line_err, lines, open_scanner, parse_f32, push_fixed,
-    LineScanner, TextReader, TextSink,
+    LineScanner, TextReader,
 };
 use super::{
     FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta, Width,
 };
+use crate::formats::StreamSink;
 use crate::topology::Topology;
 use anyhow::{anyhow, bail};
 use std::io::{BufRead, Write};
@@ -384,12 +385,12 @@ impl FrameEncoder for PdbEncoder {
 }
 
 /// Writes a multi-model `.pdb`.
-pub type PdbSink<'a> = TextSink<'a, PdbEncoder>;
+pub type PdbSink<'a> = StreamSink<'a, PdbEncoder>;
 
 impl<'a> PdbSink<'a> {
     /// A sink writing `spec.meta.points` atoms per model; the topology (if any) must match.
     pub fn create(writer: Box<dyn Write + Send + 'a>, spec: &SinkSpec<'_>) -> anyhow::Result<Self> {
-        TextSink::for_spec(writer, spec, "PDB", PdbEncoder::new, b"END\n")
+        StreamSink::for_spec(writer, spec, "PDB", PdbEncoder::new, b"END\n")
     }
 }
 

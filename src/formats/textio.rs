@@ -9,13 +9,11 @@
 //! (`first_line(frame)`), and [`file_line_message`] rewrites such a message to name the line
 //! in the file.
 
-use super::{ChunkBytes, FrameEncoder, RawChunk, SinkSpec, WriterSink};
+use super::{ChunkBytes, RawChunk, SinkSpec, StreamSink};
 use anyhow::{bail, Context};
 use std::fs::File;
-use std::io::Write as _;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Arc;
 
 /// Bytes of each line kept by the scanner (enough for any record header or count line).
 pub const HEAD_CAP: usize = 1024;
@@ -416,15 +414,7 @@ impl TextReader {
     }
 }
 
-/// The sink of a text format: encoded frames written as they come, then a trailer (PDB's
-/// `END`).
-pub struct TextSink<'a, E> {
-    out: Box<dyn std::io::Write + Send + 'a>,
-    encoder: Arc<E>,
-    trailer: &'static [u8],
-}
-
-impl<'a, E> TextSink<'a, E> {
+impl<'a, E> StreamSink<'a, E> {
     /// A sink for `spec` in the 3-D text format `fmt` (checked by [`check_spec`]) writing into
     /// `out`; `make` builds the encoder from the point count and the topology (if any); the
     /// output ends with `trailer`.
@@ -436,28 +426,7 @@ impl<'a, E> TextSink<'a, E> {
         trailer: &'static [u8],
     ) -> anyhow::Result<Self> {
         let points = check_spec(spec, fmt)?;
-        Ok(TextSink {
-            out,
-            encoder: Arc::new(make(points, spec.topology)),
-            trailer,
-        })
-    }
-}
-
-impl<'a, E: FrameEncoder + 'a> WriterSink<'a> for TextSink<'a, E> {
-    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a> {
-        self.encoder.clone()
-    }
-
-    fn write(&mut self, encoded: &[u8], _frames: usize) -> anyhow::Result<()> {
-        self.out.write_all(encoded)?;
-        Ok(())
-    }
-
-    fn finish(mut self: Box<Self>) -> anyhow::Result<Box<dyn std::io::Write + Send + 'a>> {
-        self.out.write_all(self.trailer)?;
-        self.out.flush()?;
-        Ok(self.out)
+        Ok(StreamSink::new(out, make(points, spec.topology), trailer))
     }
 }
 

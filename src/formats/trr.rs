@@ -10,6 +10,7 @@
 //! and the sink writes positions and box only. Frames without positions, and the
 //! ir/e/top/sym blocks GROMACS never writes, are refused with a clear error.
 
+use crate::formats::StreamSink;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -20,7 +21,7 @@ use anyhow::{anyhow, Context};
 use super::util::{be_f32, be_f64, be_i32, one_line, read_up_to};
 use super::{
     ChunkBytes, FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta,
-    Width, WriterSink,
+    Width,
 };
 
 /// TRR magic number.
@@ -482,12 +483,7 @@ impl FrameEncoder for TrrEncoder {
 }
 
 /// Writes a TRR file frame by frame.
-pub struct TrrSink<'a> {
-    /// Destination.
-    out: Box<dyn Write + Send + 'a>,
-    /// Shared encoder.
-    encoder: Arc<TrrEncoder>,
-}
+pub type TrrSink<'a> = StreamSink<'a, TrrEncoder>;
 
 impl<'a> TrrSink<'a> {
     /// Prepares a TRR sink; double precision when `spec.meta.width` is F64.
@@ -508,30 +504,15 @@ impl<'a> TrrSink<'a> {
             return Err(anyhow!("TRR cannot hold {} atoms per frame", m.points));
         }
         let dt = spec.dt.or(m.dt).unwrap_or(1.0);
-        Ok(Self {
-            out: writer,
-            encoder: Arc::new(TrrEncoder {
+        Ok(StreamSink::new(
+            writer,
+            TrrEncoder {
                 natoms: m.points,
                 real,
                 dt,
-            }),
-        })
-    }
-}
-
-impl<'a> WriterSink<'a> for TrrSink<'a> {
-    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a> {
-        self.encoder.clone()
-    }
-
-    fn write(&mut self, encoded: &[u8], _frames: usize) -> anyhow::Result<()> {
-        self.out.write_all(encoded)?;
-        Ok(())
-    }
-
-    fn finish(mut self: Box<Self>) -> anyhow::Result<Box<dyn Write + Send + 'a>> {
-        self.out.flush()?;
-        Ok(self.out)
+            },
+            b"",
+        ))
     }
 }
 

@@ -9,6 +9,7 @@
 //! coordinate fits the integer range. Positions and box are nm in the file, Å here (× 10 in
 //! f32, as xdrfile + MDAnalysis compute them).
 
+use crate::formats::StreamSink;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -19,7 +20,7 @@ use anyhow::{anyhow, Context};
 use super::util::{be_f32, be_i32, be_u32, be_u64, one_line, read_up_to};
 use super::{
     ChunkBytes, FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta,
-    Width, WriterSink,
+    Width,
 };
 
 /// Magic number of the classic XTC format (32-bit compressed byte count).
@@ -731,12 +732,7 @@ impl FrameEncoder for XtcEncoder {
 }
 
 /// Writes an XTC file frame by frame.
-pub struct XtcSink<'a> {
-    /// Destination.
-    out: Box<dyn Write + Send + 'a>,
-    /// Shared encoder.
-    encoder: Arc<XtcEncoder>,
-}
+pub type XtcSink<'a> = StreamSink<'a, XtcEncoder>;
 
 impl<'a> XtcSink<'a> {
     /// Prepares an XTC sink for frames of `spec.meta.points` atoms (XTC has no file header).
@@ -753,29 +749,14 @@ impl<'a> XtcSink<'a> {
             return Err(anyhow!("XTC cannot hold {} atoms per frame", m.points));
         }
         let dt = spec.dt.or(m.dt).unwrap_or(1.0);
-        Ok(Self {
-            out: writer,
-            encoder: Arc::new(XtcEncoder {
+        Ok(StreamSink::new(
+            writer,
+            XtcEncoder {
                 natoms: m.points,
                 dt,
-            }),
-        })
-    }
-}
-
-impl<'a> WriterSink<'a> for XtcSink<'a> {
-    fn encoder(&self) -> Arc<dyn FrameEncoder + 'a> {
-        self.encoder.clone()
-    }
-
-    fn write(&mut self, encoded: &[u8], _frames: usize) -> anyhow::Result<()> {
-        self.out.write_all(encoded)?;
-        Ok(())
-    }
-
-    fn finish(mut self: Box<Self>) -> anyhow::Result<Box<dyn Write + Send + 'a>> {
-        self.out.flush()?;
-        Ok(self.out)
+            },
+            b"",
+        ))
     }
 }
 

@@ -10,11 +10,12 @@
 
 use super::textio::{
     clean_name, is_blank, line_err, lines, open_scanner, parse_count, parse_f32, parse_f64, quote,
-    FrameTable, LineScanner, TextReader, TextSink,
+    FrameTable, LineScanner, TextReader,
 };
 use super::{
     FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta, Width,
 };
+use crate::formats::StreamSink;
 use crate::topology::Topology;
 use anyhow::{anyhow, bail};
 use std::io::{BufRead, Write};
@@ -363,12 +364,12 @@ impl FrameEncoder for XyzEncoder {
 }
 
 /// Writes a `.xyz` trajectory.
-pub type XyzSink<'a> = TextSink<'a, XyzEncoder>;
+pub type XyzSink<'a> = StreamSink<'a, XyzEncoder>;
 
 impl<'a> XyzSink<'a> {
     /// A sink writing `spec.meta.points` atoms per frame; the topology (if any) must match.
     pub fn create(writer: Box<dyn Write + Send + 'a>, spec: &SinkSpec<'_>) -> anyhow::Result<Self> {
-        TextSink::for_spec(writer, spec, "XYZ", XyzEncoder::new, b"")
+        StreamSink::for_spec(writer, spec, "XYZ", XyzEncoder::new, b"")
     }
 }
 
