@@ -193,48 +193,36 @@ pub(super) struct RotateArgs {
     pub run: RunArgs,
 }
 
-fn report_path(s: &str) -> Result<PathBuf, String> {
+/// `s` as a path if its extension (any case) is one of `allowed`; else a usage error naming
+/// the `kind` of file (report, picture) when given.
+fn path_with_extension(s: &str, allowed: &[&str], kind: Option<&str>) -> Result<PathBuf, String> {
     let p = PathBuf::from(s);
-    match ext(&p).as_deref() {
-        Some("json" | "csv") => Ok(p),
-        _ => Err(format!(
-            "'{}': unknown report format (use a .json or .csv file name)",
-            aligntraj::text::escape(s)
-        )),
+    if ext(&p).is_some_and(|e| allowed.contains(&e.as_str())) {
+        return Ok(p);
     }
+    let names: Vec<String> = allowed.iter().map(|e| format!(".{e}")).collect();
+    let hint = format!("use a {} file name", names.join(" or "));
+    let s = aligntraj::text::escape(s);
+    Err(match kind {
+        Some(kind) => format!("'{s}': unknown {kind} format ({hint})"),
+        None => format!("'{s}': {hint}"),
+    })
+}
+
+fn report_path(s: &str) -> Result<PathBuf, String> {
+    path_with_extension(s, &["json", "csv"], Some("report"))
 }
 
 fn csv_path(s: &str) -> Result<PathBuf, String> {
-    let p = PathBuf::from(s);
-    match ext(&p).as_deref() {
-        Some("csv") => Ok(p),
-        _ => Err(format!(
-            "'{}': use a .csv file name",
-            aligntraj::text::escape(s)
-        )),
-    }
+    path_with_extension(s, &["csv"], None)
 }
 
 fn json_path(s: &str) -> Result<PathBuf, String> {
-    let p = PathBuf::from(s);
-    match ext(&p).as_deref() {
-        Some("json") => Ok(p),
-        _ => Err(format!(
-            "'{}': use a .json file name",
-            aligntraj::text::escape(s)
-        )),
-    }
+    path_with_extension(s, &["json"], None)
 }
 
 fn picture_path(s: &str) -> Result<PathBuf, String> {
-    let p = PathBuf::from(s);
-    match ext(&p).as_deref() {
-        Some("png" | "svg") => Ok(p),
-        _ => Err(format!(
-            "'{}': unknown picture format (use a .png or .svg file name)",
-            aligntraj::text::escape(s)
-        )),
-    }
+    path_with_extension(s, &["png", "svg"], Some("picture"))
 }
 
 fn ext(p: &Path) -> Option<String> {
