@@ -14,7 +14,14 @@ cd "$(dirname "$0")/.."
 dir=${BENCH_DIR:-/tmp/aligntraj-bench}
 mkdir -p "$dir"
 all=0
-[[ ${1:-} == --all ]] && all=1
+case "${1:-}" in
+    "") ;;
+    --all) all=1 ;;
+    *)
+        echo "bench/sensitivity.sh: unknown argument '$1' (usage: bash bench/sensitivity.sh [--all])" >&2
+        exit 2
+        ;;
+esac
 
 cargo build --release -q
 bin=target/release/aligntraj
