@@ -340,6 +340,61 @@ impl PointSet {
     }
 }
 
+/// Points chosen for a report (`--points` of `sensitivity` and `plot`): an index set such as
+/// `0:100,120` or `@FILE`, or — starting with a letter or `(` — a selection expression such as
+/// `name CA` (needs a topology).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PointChoice {
+    /// Indices (`0:100,120`, `@FILE`).
+    Indices(PointSet),
+    /// A selection expression (MDAnalysis syntax).
+    Select(String),
+}
+
+impl FromStr for PointChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PointChoice, String> {
+        let t = s.trim_start();
+        if t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '(') {
+            Ok(PointChoice::Select(s.to_string()))
+        } else {
+            s.parse().map(PointChoice::Indices)
+        }
+    }
+}
+
+impl PointChoice {
+    /// The sorted indices for frames of `points` points; a selection needs `topology`.
+    pub fn resolve(
+        &self,
+        points: usize,
+        topology: Option<&crate::topology::Topology>,
+    ) -> anyhow::Result<Vec<usize>> {
+        match self {
+            PointChoice::Indices(set) => set.resolve(points).map_err(|e| anyhow::anyhow!("{e}")),
+            PointChoice::Select(expr) => {
+                let quoted = crate::text::quote(expr);
+                let top = topology.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "selection {quoted} needs a topology: give --top FILE (PSF, PDB or GRO), or a PDB/GRO input"
+                    )
+                })?;
+                crate::select::select(top, expr)
+                    .map_err(|e| crate::plan::selection_error(expr, &e.to_string()))
+            }
+        }
+    }
+}
+
+impl fmt::Display for PointChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PointChoice::Indices(set) => write!(f, "{set}"),
+            PointChoice::Select(expr) => write!(f, "{expr}"),
+        }
+    }
+}
+
 impl fmt::Display for PointSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.text)

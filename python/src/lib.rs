@@ -905,6 +905,8 @@ fn _sensitivity(
         direction,
         seed,
         nudged: None,
+        sweep_points: None,
+        per: Some(aligntraj::report::Per::Point),
     };
     detached(py, threads, move || {
         let report = run_sensitivity(&req)?;

@@ -6,9 +6,13 @@ use aligntraj::engine::FrameRange;
 use aligntraj::formats::npy::Dtype;
 use aligntraj::formats::Format;
 use aligntraj::generate::Kind;
-use aligntraj::options::{CenterSpec, PipelineSpec, PointSet, RefSpec, RotateSpec, SignRule};
+use aligntraj::options::{
+    CenterSpec, PipelineSpec, PointChoice, PointSet, RefSpec, RotateSpec, SignRule,
+};
 use aligntraj::plan::{InputOptions, StageOptions};
+use aligntraj::report::plots::PlotKind;
 use aligntraj::report::sensitivity::Direction;
+use aligntraj::report::{sensitivity, Per};
 use anyhow::Result;
 use clap::builder::TypedValueParser as _;
 use clap::{Args, ValueEnum};
@@ -398,10 +402,10 @@ pub(super) struct SensitivityArgs {
     #[arg(long, value_name = "N|START:STOP[:STEP]", value_parser = frame_selection)]
     pub frames: Option<FrameSelection>,
     /// Largest nudge δ.
-    #[arg(long, value_name = "D", default_value_t = 0.2, value_parser = positive_f64)]
+    #[arg(long, value_name = "D", default_value_t = sensitivity::DEFAULT_MAX_DELTA, value_parser = positive_f64)]
     pub max_delta: f64,
     /// Number of δ values from 0 to --max-delta, inclusive (S uses the first non-zero one).
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u64).range(2..).map(|v| v as usize))]
+    #[arg(long, value_name = "N", default_value_t = sensitivity::DEFAULT_STEPS, value_parser = clap::value_parser!(u64).range(2..).map(|v| v as usize))]
     pub steps: usize,
     /// Nudge direction: x (+x, the book's) or random (a random unit vector per frame and point).
     #[arg(long, value_enum, value_name = "DIR", default_value = "x")]
@@ -409,10 +413,21 @@ pub(super) struct SensitivityArgs {
     /// Seed of the random directions.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
-    /// Points to nudge, e.g. `0:100,120` (default: all when there are at most 512, else 256
-    /// spread evenly); every point's displacement is measured.
-    #[arg(long, value_name = "SPEC")]
-    pub points: Option<PointSet>,
+    /// Points to nudge: indices (`0:100,120`, `@FILE`) or, with a topology, a selection
+    /// (`"name CA"`). Default: the fit set (all points without --fit-points/--select/--ndx) when
+    /// it has at most 512 points, else 256 of it spread evenly (with --per residue, an even share
+    /// of every residue). Every point's displacement is measured.
+    #[arg(long, value_name = "SPEC|EXPR")]
+    pub points: Option<PointChoice>,
+    /// Keep the full sweep d_j(δ) (every point j, every δ) for these nudged points in the JSON
+    /// report (`sweep_full`); indices or a selection. Others keep the mean over j.
+    #[arg(long, value_name = "SPEC|EXPR")]
+    pub sweep_points: Option<PointChoice>,
+    /// Rows and columns of the matrix in --plot and --csv, and an extra `residue_matrix` in the
+    /// JSON: point, or residue (the mean of S over atom pairs; needs a topology). Default:
+    /// residue when a topology is known.
+    #[arg(long, value_enum, value_name = "UNIT")]
+    pub per: Option<Per>,
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {
@@ -447,15 +462,27 @@ pub(super) struct PlotArgs {
     /// Output picture: FILE.png or FILE.svg.
     #[arg(short, long, value_name = "FILE.png|svg", value_parser = picture_path)]
     pub output: PathBuf,
-    /// Draw every S-th frame (default: frames / 128, at least 1).
+    /// The figure: overlay (frames overlaid, coloured by time), rmsd (per frame, fit set),
+    /// rmsf (per point or residue), sensitivity (heatmaps of S).
+    #[arg(long, value_enum, value_name = "KIND", default_value = "overlay")]
+    pub kind: PlotKind,
+    /// Points drawn (overlay) or nudged (sensitivity): indices (`0:100`, `@FILE`) or, with a
+    /// topology, a selection (`"name CA"`). Overlay default: all up to 200 points, else the CA
+    /// atoms with a topology, else 200 spread evenly.
+    #[arg(long, value_name = "SPEC|EXPR")]
+    pub points: Option<PointChoice>,
+    /// Rows of rmsf and sensitivity: point or residue (default: residue with a topology).
+    #[arg(long, value_enum, value_name = "UNIT")]
+    pub per: Option<Per>,
+    /// Overlay: draw every S-th frame (default: frames / 128, at least 1).
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..).map(|v| v as usize))]
     pub every: Option<usize>,
-    /// Picture width in pixels.
-    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(16..=20000))]
-    pub width: u32,
-    /// Picture height in pixels.
-    #[arg(long, default_value_t = 450, value_parser = clap::value_parser!(u32).range(16..=20000))]
-    pub height: u32,
+    /// Picture width in pixels (default: 500 per overlay panel, 1000 for curves, 480 per heatmap).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(16..=20000))]
+    pub width: Option<u32>,
+    /// Picture height in pixels (default: 450; 500 for heatmaps).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(16..=20000))]
+    pub height: Option<u32>,
 }
 
 #[derive(Args, Debug)]

@@ -8,7 +8,7 @@ use aligntraj::generate::{generate, GenerateRequest};
 use aligntraj::io::output::resolve_output;
 use aligntraj::io::InputLocation;
 use aligntraj::options::{CenterSpec, PipelineSpec, RotateSpec};
-use aligntraj::report::{check, overlay, sensitivity};
+use aligntraj::report::{check, plots, sensitivity};
 use aligntraj::transform::{
     run_concat, run_convert, run_transform, ConcatJob, ConvertJob, TransformJob,
 };
@@ -97,6 +97,7 @@ const EXAMPLES_GENERATE: &str = "Examples:
 const EXAMPLES_SENSITIVITY: &str = "Examples:
   aligntraj sensitivity chain2d.npz
   aligntraj sensitivity chain2d.npz --pipeline com+kabsch --pipeline point0+point-vector --plot s.png --report s.json
+  aligntraj sensitivity md.xtc --top md.gro --points \"name CA\" --per residue --plot s.png --frames 20
 
 Defaults: pipelines com+principal and point0+point-vector, all frames, δ = 0 … 0.2 in 16 steps
 along +x. Frames are aligned one at a time, so --sign continuous (which needs the previous frame)
@@ -112,9 +113,16 @@ global rotation.";
 const EXAMPLES_PLOT: &str = "Examples:
   aligntraj plot chain2d.npz -o overlay.png
   aligntraj plot blob3d.npz -o overlay.svg --pipeline com+kabsch --every 10
+  aligntraj plot md.xtc --top md.gro --select backbone --masses topology --kind rmsd -o rmsd.png
+  aligntraj plot md.xtc --top md.gro --kind rmsf -o rmsf.svg              # per residue
+  aligntraj plot md.xtc --top md.gro --kind sensitivity -o s.png          # residue × residue
 
-Defaults: panels raw input, com+principal and point0+point-vector; about 128 frames drawn. 3-D
-data are drawn in their x and y coordinates.";
+Defaults: overlay and sensitivity compare com+principal and point0+point-vector, rmsd and rmsf
+com+kabsch and com+principal. Overlay: raw input and one panel per pipeline, about 128 frames, all
+points up to 200, else the CA atoms (a trace joined within each chain), else 200 spread evenly;
+3-D data drawn in x and y. rmsd: over the fit set with the fit weights, to the Kabsch reference
+or aligned frame 0 (rmsd_ref of align --report). sensitivity: S at the smallest nudge of
+`aligntraj sensitivity` (same numbers), per residue with a topology.";
 
 /// Exits with a usage error (status 2) in clap's format.
 fn usage(msg: impl std::fmt::Display) -> ! {
@@ -336,10 +344,13 @@ fn run_plot(a: PlotArgs) -> Result<()> {
     common.run.apply_threads()?;
     let quiet = common.run.quiet;
     let output = a.output.clone();
-    overlay::run_plot(&overlay::PlotRequest {
+    let drawn = plots::run_plot(&plots::PlotRequest {
         input: common.input_options(),
         stages: stage_options(common.fit, common.rotation),
         pipelines: common.pipelines,
+        kind: a.kind,
+        points: a.points,
+        per: a.per,
         every: a.every,
         width: a.width,
         height: a.height,
@@ -347,7 +358,7 @@ fn run_plot(a: PlotArgs) -> Result<()> {
     })?;
     if !quiet {
         eprintln!(
-            "wrote {}",
+            "wrote {} ({drawn})",
             aligntraj::text::escape(&output.to_string_lossy())
         );
     }
@@ -396,6 +407,8 @@ fn run_sensitivity(a: SensitivityArgs) -> Result<()> {
         direction: a.direction,
         seed: a.seed,
         nudged: a.points,
+        sweep_points: a.sweep_points,
+        per: a.per,
     };
     let report = sensitivity::run_sensitivity(&req)?;
     if let Some(p) = &a.report {
@@ -405,7 +418,7 @@ fn run_sensitivity(a: SensitivityArgs) -> Result<()> {
         sensitivity::write_csv_dir(dir, &report)?;
     }
     if let Some(p) = &a.plot {
-        sensitivity::plot(p, &report)?;
+        sensitivity::plot(p, &report, (None, None))?;
     }
     if !quiet {
         print!("{}", sensitivity::format_table(&report));

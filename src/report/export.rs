@@ -56,17 +56,21 @@ pub fn write_csv_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     })
 }
 
-/// Writes a matrix as CSV with a header `row,0,1,…` and one line per row `k,S[k][0],…`, `k`
-/// being `rows[r]` (the nudged point of row r).
-pub fn write_csv_matrix(path: &Path, matrix: &[Vec<f64>], rows: &[usize]) -> Result<()> {
+/// Writes a matrix as CSV with a header `row,<column labels…>` and one line per row
+/// `<row label>,M[r][0],…` (labels: point indices, or residues such as `ALA12`).
+pub fn write_csv_matrix(
+    path: &Path,
+    matrix: &[Vec<f64>],
+    rows: &[String],
+    columns: &[String],
+) -> Result<()> {
     write_atomically(path, |w| {
         let mut csv = csv::Writer::from_writer(w);
-        let cols = matrix.first().map_or(0, |r| r.len());
         let mut header = vec!["row".to_string()];
-        header.extend((0..cols).map(|j| j.to_string()));
+        header.extend(columns.iter().cloned());
         csv.write_record(&header)?;
         for (row, k) in matrix.iter().zip(rows) {
-            let mut rec = vec![k.to_string()];
+            let mut rec = vec![k.clone()];
             rec.extend(row.iter().map(|v| v.to_string()));
             csv.write_record(&rec)?;
         }
@@ -96,7 +100,8 @@ mod tests {
     fn matrix_csv_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.csv");
-        write_csv_matrix(&p, &[vec![1.0, 0.5], vec![0.25, 2.0]], &[0, 1]).unwrap();
+        let labels = ["0".to_string(), "1".to_string()];
+        write_csv_matrix(&p, &[vec![1.0, 0.5], vec![0.25, 2.0]], &labels, &labels).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert_eq!(text, "row,0,1\n0,1,0.5\n1,0.25,2\n");
     }

@@ -4,24 +4,29 @@
 //! - [`frames`]: the per-frame diagnostics and RMSF of `align --report`.
 //! - [`sensitivity`]: the book's perturbation experiment, measured as a Jacobian-norm matrix.
 //! - [`check`]: random rigid motions of the whole input must not change the alignment.
-//! - [`overlay`]: the book's overlay figure (raw input and each pipeline, frames coloured by time).
+//! - [`plots`]: `aligntraj plot --kind …`: [`overlay`] (the book's figure: raw input and each
+//!   pipeline, frames coloured by time), [`curves`] (RMSD and RMSF), sensitivity heatmaps.
 //! - [`export`]: JSON and CSV writers; [`plot`]: shared drawing helpers (font, colour map).
 //!
 //! Every file is written atomically.
 
 pub mod check;
+pub mod curves;
 pub mod export;
 pub mod frames;
 pub mod overlay;
 pub mod plot;
+pub mod plots;
 pub mod sensitivity;
 
 use crate::formats::TrajMeta;
 use crate::io::InputLocation;
 use crate::options::PipelineSpec;
 use crate::plan::{load_fit, Input, InputOptions, PipelineContext, StageOptions};
-use crate::stages::{FrameFacts, Step};
+use crate::stages::{Fit, FrameFacts, Reference, Step};
+use crate::topology::Topology;
 use anyhow::{anyhow, Result};
+use std::sync::Arc;
 
 /// The pipelines to report on: `given`, or `defaults` when none are given.
 pub fn pipelines_or(given: &[PipelineSpec], defaults: &[&str]) -> Vec<PipelineSpec> {
@@ -32,19 +37,51 @@ pub fn pipelines_or(given: &[PipelineSpec], defaults: &[&str]) -> Vec<PipelineSp
     }
 }
 
-/// The pipelines a report command compares, each with its steps built for the input.
-pub type Pipelines = Vec<(PipelineSpec, Vec<Step>)>;
+/// What the rows and columns of a sensitivity matrix (and an RMSF plot's x axis) are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Per {
+    /// One per point (atom).
+    #[default]
+    Point,
+    /// One per residue (needs a topology): means over the residue's atoms.
+    Residue,
+}
+
+/// One pipeline of a report command, built for the input.
+pub struct BuiltPipeline {
+    /// As given (`com+kabsch`).
+    pub spec: PipelineSpec,
+    /// Its steps.
+    pub steps: Vec<Step>,
+    /// The Kabsch reference, when it rotates by Kabsch.
+    pub reference: Option<Arc<Reference>>,
+}
+
+/// An input opened for a report command, with everything the reports need to know about it.
+pub struct Opened {
+    /// The opened input (a source per pass).
+    pub input: Input,
+    /// The trajectory's shape.
+    pub meta: TrajMeta,
+    /// The pipelines compared.
+    pub pipelines: Vec<BuiltPipeline>,
+    /// The topology (`--top`, or a PDB/GRO input), if any.
+    pub topology: Option<Topology>,
+    /// The fit set and weights.
+    pub fit: Fit,
+    /// Whether a fit set was chosen (`--fit-points`, `--select`, `--ndx`): else all points.
+    pub fit_chosen: bool,
+}
 
 /// Opens the input of a report command and builds each pipeline's steps (references loaded
 /// from the input as `align` would). A piped input is copied to a temporary file first (the
-/// reports read it more than once). Returns the opened input (for the passes' sources), the
-/// trajectory's shape and the pipelines.
+/// reports read it more than once).
 pub fn open_pipelines(
     input: &InputOptions,
     stages: &StageOptions,
     given: &[PipelineSpec],
     defaults: &[&str],
-) -> Result<(Input, TrajMeta, Pipelines)> {
+) -> Result<Opened> {
     let location = input.location.clone().unwrap_or(InputLocation::Stdin);
     let mut opened = Input::open(&location, input.format, true, &std::env::temp_dir(), false)?;
     let meta = opened.source(input.key.as_deref())?.meta().clone();
@@ -58,7 +95,7 @@ pub fn open_pipelines(
     let mut ctx = PipelineContext {
         input: &mut opened,
         meta: meta.clone(),
-        fit,
+        fit: fit.clone(),
         options: stages.clone(),
         input_options: input.clone(),
         check_centred: false,
@@ -67,12 +104,24 @@ pub fn open_pipelines(
     };
     let mut built = Vec::new();
     for spec in pipelines_or(given, defaults) {
-        let (steps, _) = ctx
+        let (steps, reference) = ctx
             .build(&spec)
             .map_err(|e| anyhow!("pipeline {spec}: {e:#}"))?;
-        built.push((spec, steps));
+        built.push(BuiltPipeline {
+            spec,
+            steps,
+            reference,
+        });
     }
-    Ok((opened, meta, built))
+    let fit_chosen = stages.fit_points.is_some() || stages.select.is_some() || stages.ndx.is_some();
+    Ok(Opened {
+        input: opened,
+        meta,
+        pipelines: built,
+        topology,
+        fit,
+        fit_chosen,
+    })
 }
 
 /// Aligns one frame on its own, as the first frame of a trajectory (stages that depend on the

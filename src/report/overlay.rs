@@ -1,39 +1,26 @@
-//! `aligntraj plot`: the book's overlay figure. One panel for the raw input and one per
-//! pipeline; every S-th frame is drawn as a polyline through its points in index order,
-//! coloured by time (viridis, frame 0 dark purple → last frame yellow), with a colour bar.
-//! Data with more than two dimensions are drawn in their first two coordinates (the panel
-//! titles say so).
+//! `aligntraj plot --kind overlay` (the default): the book's overlay figure. One panel for the
+//! raw input and one per pipeline; every S-th frame is drawn, coloured by time (viridis, frame
+//! 0 dark purple → last frame yellow), with a colour bar.
+//!
+//! Which points: `--points` (indices or a selection), else all of them when there are at most
+//! [`MAX_DRAWN`], else the CA atoms when a topology is known, else [`MAX_DRAWN`] spread evenly.
+//! Points are drawn as dots; a line joins two consecutive drawn points only where they are
+//! neighbours: in one chain and the same or adjacent residues with a topology, consecutive
+//! indices without one (so the book's 12-point chain is still a polyline, and a protein's CA
+//! atoms are its trace, broken between chains). Data with more than two dimensions are drawn
+//! in their first two coordinates (the panel titles say so).
 
-use super::plot::{colour_bar, draw_err, render, viridis, Figure, FAMILY};
-use super::{open_pipelines, pipelines_or};
+use super::plot::{colour_bar, draw_err, viridis, Figure, FAMILY};
+use super::plots::PlotRequest;
+use super::Opened;
 use crate::engine::{self, ChunkView, Observer, RunOptions};
-use crate::plan::{InputOptions, StageOptions};
+use crate::topology::residues::Residues;
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::PathBuf;
 
-/// The pipelines drawn when none are given.
-pub const DEFAULT_PIPELINES: [&str; 2] = ["com+principal", "point0+point-vector"];
-
-/// What to draw.
-#[derive(Clone, Debug)]
-pub struct PlotRequest {
-    /// The input and key.
-    pub input: InputOptions,
-    /// Stage options.
-    pub stages: StageOptions,
-    /// `--pipeline` values (default [`DEFAULT_PIPELINES`]).
-    pub pipelines: Vec<crate::options::PipelineSpec>,
-    /// `--every S` (default: about 128 frames drawn).
-    pub every: Option<usize>,
-    /// Picture width in pixels.
-    pub width: u32,
-    /// Picture height in pixels.
-    pub height: u32,
-    /// `-o FILE.png|svg`.
-    pub output: PathBuf,
-}
+/// Points drawn by default at most (without `--points`, without CA atoms).
+pub const MAX_DRAWN: usize = 200;
 
 /// One panel: its title and the drawn frames' (x, y) points, frame by frame.
 struct Panel {
@@ -41,26 +28,44 @@ struct Panel {
     frames: Vec<Vec<(f64, f64)>>,
 }
 
-struct Overlay {
+/// The figure: panels, the drawn frame indices, and which consecutive drawn points are joined.
+pub(crate) struct Overlay {
     panels: Vec<Panel>,
     frames: Vec<usize>,
     total: usize,
+    joined: Vec<bool>,
 }
 
-/// Keeps the (x, y) coordinates of every `every`-th frame.
-struct Keep {
+impl Overlay {
+    /// The points drawn per frame.
+    pub(crate) fn points_per_frame(&self) -> usize {
+        self.panels
+            .first()
+            .and_then(|p| p.frames.first())
+            .map_or(0, Vec::len)
+    }
+}
+
+/// Keeps the (x, y) coordinates of the drawn points of every `every`-th frame.
+struct Keep<'a> {
     every: usize,
     dims: usize,
+    points: &'a [usize],
     frames: Vec<Vec<(f64, f64)>>,
 }
 
-impl Observer for Keep {
+impl Observer for Keep<'_> {
     fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
         for i in 0..view.frames {
             if (view.first + i).is_multiple_of(self.every) {
                 let f = view.frame(i);
-                self.frames
-                    .push(f.chunks_exact(self.dims).map(|p| (p[0], p[1])).collect());
+                let d = self.dims;
+                self.frames.push(
+                    self.points
+                        .iter()
+                        .map(|&k| (f[k * d], f[k * d + 1]))
+                        .collect(),
+                );
             }
         }
         Ok(())
@@ -82,6 +87,9 @@ impl Figure for Overlay {
                 y0 = y0.min(y);
                 y1 = y1.max(y);
             }
+            if x0 > x1 {
+                (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+            }
             let pad = 0.05 * (x1 - x0).max(y1 - y0).max(1e-9);
             let mut chart = ChartBuilder::on(area)
                 .margin(10)
@@ -99,12 +107,28 @@ impl Figure for Overlay {
                 .draw()
                 .map_err(draw_err)?;
             for (frame, &index) in data.iter().zip(&self.frames) {
-                let colour = viridis(index as f64 / last).mix(0.55);
+                let colour = viridis(index as f64 / last);
+                // Runs of joined points become one polyline each.
+                let mut start = 0;
+                for end in 1..=frame.len() {
+                    if end == frame.len() || !self.joined[end - 1] {
+                        if end - start > 1 {
+                            chart
+                                .draw_series(LineSeries::new(
+                                    frame[start..end].iter().copied(),
+                                    colour.mix(0.55).stroke_width(1),
+                                ))
+                                .map_err(draw_err)?;
+                        }
+                        start = end;
+                    }
+                }
                 chart
-                    .draw_series(LineSeries::new(
-                        frame.iter().copied(),
-                        colour.stroke_width(1),
-                    ))
+                    .draw_series(
+                        frame
+                            .iter()
+                            .map(|&p| Circle::new(p, 2, colour.mix(0.7).filled())),
+                    )
                     .map_err(draw_err)?;
             }
         }
@@ -112,19 +136,61 @@ impl Figure for Overlay {
     }
 }
 
-/// Draws the figure and writes it to `req.output`: one engine pass for the raw input and one
-/// per pipeline, each keeping only the drawn frames.
-pub fn run_plot(req: &PlotRequest) -> Result<()> {
-    super::plot::ImageFormat::of(&req.output, "-o")?;
-    let (mut input, meta, pipelines) =
-        open_pipelines(&req.input, &req.stages, &req.pipelines, &DEFAULT_PIPELINES)?;
+/// The points drawn and a few words saying which (for the titles).
+fn drawn_points(req: &PlotRequest, opened: &Opened) -> Result<(Vec<usize>, String)> {
+    let n = opened.meta.points;
+    if let Some(choice) = &req.points {
+        let picked = choice
+            .resolve(n, opened.topology.as_ref())
+            .map_err(|e| anyhow::anyhow!("--points {e:#}"))?;
+        let what = format!("{} of {n} points", picked.len());
+        return Ok((picked, what));
+    }
+    if n <= MAX_DRAWN {
+        return Ok(((0..n).collect(), String::new()));
+    }
+    if let Some(top) = &opened.topology {
+        let ca = crate::select::select_allow_empty(top, "name CA").unwrap_or_default();
+        if !ca.is_empty() {
+            let what = format!("{} CA atoms", ca.len());
+            return Ok((ca, what));
+        }
+    }
+    let picked: Vec<usize> = (0..MAX_DRAWN).map(|i| i * n / MAX_DRAWN).collect();
+    Ok((picked, format!("{MAX_DRAWN} of {n} points, evenly spaced")))
+}
+
+/// Builds the overlay figure: one engine pass for the raw input and one per pipeline, each
+/// keeping only the drawn points of the drawn frames.
+pub(crate) fn overlay(req: &PlotRequest, opened: &mut Opened) -> Result<Overlay> {
+    let meta = opened.meta.clone();
     let (_, total) = req.input.frames.resolve(meta.frames);
     let every = req.every.unwrap_or((total / 128).max(1)).max(1);
     let frames: Vec<usize> = (0..total).step_by(every).collect();
-    let suffix = match meta.dims {
-        2 => String::new(),
-        3 => " (x, y of 3-D)".to_string(),
-        d => format!(" (first two of {d} coordinates)"),
+    let (points, which) = drawn_points(req, opened)?;
+    let joined: Vec<bool> = match &opened.topology {
+        Some(top) => {
+            let residues = Residues::of(top);
+            points
+                .windows(2)
+                .map(|w| residues.bonded_in_chain(w[0], w[1]))
+                .collect()
+        }
+        None => points.windows(2).map(|w| w[1] == w[0] + 1).collect(),
+    };
+    let coords = match meta.dims {
+        2 => None,
+        3 => Some("x, y of 3-D".to_string()),
+        d => Some(format!("first two of {d} coordinates")),
+    };
+    let notes: Vec<String> = coords
+        .into_iter()
+        .chain((!which.is_empty()).then_some(which))
+        .collect();
+    let suffix = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
     };
     let run = RunOptions {
         chunk_frames: req.input.chunk_frames,
@@ -134,37 +200,30 @@ pub fn run_plot(req: &PlotRequest) -> Result<()> {
         unwrap: None,
     };
     let mut panels = Vec::new();
-    let names = std::iter::once(None).chain(
-        pipelines_or(&req.pipelines, &DEFAULT_PIPELINES)
+    let mut passes: Vec<(String, Vec<crate::stages::Step>)> = vec![("raw input".into(), vec![])];
+    passes.extend(
+        std::mem::take(&mut opened.pipelines)
             .into_iter()
-            .map(Some),
+            .map(|p| (p.spec.to_string(), p.steps)),
     );
-    let mut steps_of = std::iter::once(Vec::new()).chain(pipelines.into_iter().map(|(_, s)| s));
-    for name in names {
-        let mut steps = steps_of.next().unwrap_or_default();
-        let source = input.source(req.input.key.as_deref())?;
+    for (name, mut steps) in passes {
+        let source = opened.input.source(req.input.key.as_deref())?;
         let mut keep = Keep {
             every,
             dims: meta.dims,
+            points: &points,
             frames: Vec::new(),
         };
         engine::run(source, &mut steps, None, &mut [&mut keep], &run)?;
-        let title = match name {
-            None => format!("raw input{suffix}"),
-            Some(spec) => format!("{spec}{suffix}"),
-        };
         panels.push(Panel {
-            title,
+            title: format!("{name}{suffix}"),
             frames: keep.frames,
         });
     }
-    render(
-        &req.output,
-        (req.width, req.height),
-        &Overlay {
-            panels,
-            frames,
-            total,
-        },
-    )
+    Ok(Overlay {
+        panels,
+        frames,
+        total,
+        joined,
+    })
 }

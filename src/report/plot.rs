@@ -143,6 +143,17 @@ pub fn colour_bar<DB: DrawingBackend>(
     hi: f64,
     label: &str,
 ) -> Result<()> {
+    colour_bar_with(area, lo, hi, label, false)
+}
+
+/// [`colour_bar`] whose axis is `log10` of the values when `log` (ticks labelled `1e-3`, …).
+pub fn colour_bar_with<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    lo: f64,
+    hi: f64,
+    label: &str,
+    log: bool,
+) -> Result<()> {
     let hi = if hi > lo { hi } else { lo + 1.0 };
     let mut chart = ChartBuilder::on(area)
         .margin_top(40)
@@ -158,9 +169,15 @@ pub fn colour_bar<DB: DrawingBackend>(
         .disable_x_mesh()
         .disable_y_mesh()
         .disable_x_axis()
-        .y_labels(6)
+        .y_labels(if log {
+            (hi - lo).round() as usize + 1
+        } else {
+            6
+        })
         .y_label_formatter(&|v| {
-            if hi - lo >= 20.0 {
+            if log {
+                format!("1e{}", v.round() as i64)
+            } else if hi - lo >= 20.0 {
                 format!("{v:.0}")
             } else {
                 format!("{v:.2}")
@@ -183,12 +200,69 @@ pub fn colour_bar<DB: DrawingBackend>(
     Ok(())
 }
 
-/// One heatmap of `S` per pipeline, side by side, on a shared colour scale (0 … max S).
+/// One heatmap of `S` per pipeline, side by side, on a shared colour scale (0 … max S). Axes
+/// carry about a dozen ticks whatever the size (every k-th row or column, labelled by point
+/// or residue), never a label per cell.
 pub struct Heatmaps<'a> {
-    /// `(pipeline name, S)`: row r for the nudged point `rows[r]`, a column per point.
+    /// `(pipeline name, S)`: a row per nudged point (or residue), a column per point (or
+    /// residue).
     pub panels: Vec<(&'a str, &'a [Vec<f64>])>,
-    /// The nudged point of each row.
-    pub rows: &'a [usize],
+    /// The label of each row.
+    pub row_labels: Vec<String>,
+    /// The label of each column.
+    pub col_labels: Vec<String>,
+    /// What rows and columns are: `point` or `residue`.
+    pub unit: &'a str,
+}
+
+/// How values map to colours: linear from 0, or — when the positive values span more than
+/// [`LOG_DECADES`] decades (a protein's per-residue map: anchors near 10, couplings near 1e-4)
+/// — `log10`, over at most [`LOG_RANGE`] decades below the maximum (smaller values get the
+/// lowest colour).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ColourScale {
+    /// `v / max`.
+    Linear {
+        /// The value drawn in the top colour.
+        max: f64,
+    },
+    /// `(log10 v − lo) / (hi − lo)`.
+    Log {
+        /// `log10` of the value drawn in the lowest colour.
+        lo: f64,
+        /// `log10` of the maximum.
+        hi: f64,
+    },
+}
+
+/// Positive values spanning more decades than this are drawn on a log scale.
+pub const LOG_DECADES: f64 = 3.0;
+/// A log scale covers at most this many decades.
+pub const LOG_RANGE: f64 = 5.0;
+
+impl ColourScale {
+    /// The scale for `values` whose maximum is `max` (> 0).
+    pub fn for_values(values: impl Iterator<Item = f64>, max: f64) -> ColourScale {
+        let min = values
+            .filter(|v| *v > 0.0 && v.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        let hi = max.log10();
+        if min.is_finite() && hi - min.log10() > LOG_DECADES {
+            let lo = min.log10().max(hi - LOG_RANGE).floor();
+            ColourScale::Log { lo, hi }
+        } else {
+            ColourScale::Linear { max }
+        }
+    }
+
+    /// Where `v` falls on the colour map, 0 … 1.
+    pub fn position(&self, v: f64) -> f64 {
+        match *self {
+            ColourScale::Linear { max } => v / max,
+            ColourScale::Log { lo, hi } if v > 0.0 => (v.log10() - lo) / (hi - lo),
+            ColourScale::Log { .. } => 0.0,
+        }
+    }
 }
 
 /// Columns drawn at most; wider matrices are shown as means over runs of adjacent columns.
@@ -219,6 +293,13 @@ impl Figure for Heatmaps<'_> {
             .cloned()
             .fold(0.0f64, f64::max);
         let vmax = if vmax > 0.0 { vmax } else { 1.0 };
+        let scale = ColourScale::for_values(
+            self.panels
+                .iter()
+                .flat_map(|(_, m)| m.iter().flatten())
+                .copied(),
+            vmax,
+        );
         let (w, _) = root.dim_in_pixel();
         let (maps, bar) = root.split_horizontally(w.saturating_sub(110));
         let panels = maps.split_evenly((1, self.panels.len().max(1)));
@@ -228,7 +309,14 @@ impl Figure for Heatmaps<'_> {
             let shown: Vec<Vec<f64>> = m.iter().map(|r| binned(r, MAX_COLUMNS)).collect();
             let bins = shown.first().map_or(0, |r| r.len()).max(1);
             let width = cols as f64 / bins as f64;
-            let labels = self.rows;
+            let (row_labels, col_labels) = (&self.row_labels, &self.col_labels);
+            let label = |labels: &[String], v: f64| -> String {
+                let i = v.floor();
+                if i < 0.0 {
+                    return String::new();
+                }
+                labels.get(i as usize).cloned().unwrap_or_default()
+            };
             let mut chart = ChartBuilder::on(area)
                 .margin(12)
                 .caption(format!("{name}: S[k][j]"), (FAMILY, 18))
@@ -239,18 +327,14 @@ impl Figure for Heatmaps<'_> {
             chart
                 .configure_mesh()
                 .disable_mesh()
-                .x_desc("point j (moves)")
-                .y_desc("point k (nudged)")
+                .x_desc(format!("{} j (moves)", self.unit))
+                .y_desc(format!("{} k (nudged)", self.unit))
                 .label_style((FAMILY, 12))
                 .axis_desc_style((FAMILY, 13))
                 .x_labels(cols.min(12))
                 .y_labels(rows.min(12))
-                .x_label_formatter(&|v| format!("{}", *v as usize))
-                .y_label_formatter(&|v| {
-                    labels
-                        .get(*v as usize)
-                        .map_or(String::new(), |k| k.to_string())
-                })
+                .x_label_formatter(&|v| label(col_labels, *v))
+                .y_label_formatter(&|v| label(row_labels, *v))
                 .draw()
                 .map_err(draw_err)?;
             chart
@@ -259,19 +343,37 @@ impl Figure for Heatmaps<'_> {
                         let x = b as f64 * width;
                         Rectangle::new(
                             [(x, r as f64), (x + width, r as f64 + 1.0)],
-                            viridis(v / vmax).filled(),
+                            viridis(scale.position(v)).filled(),
                         )
                     })
                 }))
                 .map_err(draw_err)?;
         }
-        colour_bar(&bar, 0.0, vmax, "|Δx_j|/δ")
+        match scale {
+            ColourScale::Linear { max } => colour_bar(&bar, 0.0, max, "|Δx_j|/δ"),
+            ColourScale::Log { lo, hi } => colour_bar_with(&bar, lo, hi, "|Δx_j|/δ", true),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_scale_goes_log_past_three_decades() {
+        // 0.5 … 2: under a decade apart → linear; 1e-4 … 10: five decades → log from 1e-4.
+        let lin = ColourScale::for_values([0.5, 2.0, 0.0].into_iter(), 2.0);
+        assert_eq!(lin, ColourScale::Linear { max: 2.0 });
+        assert_eq!(lin.position(1.0), 0.5);
+        let log = ColourScale::for_values([1e-4, 10.0, 0.0].into_iter(), 10.0);
+        assert_eq!(log, ColourScale::Log { lo: -4.0, hi: 1.0 });
+        assert!((log.position(0.1) - 0.6).abs() < 1e-12); // (−1 + 4) / 5
+        assert_eq!(log.position(0.0), 0.0);
+        // 1e-9 … 1: capped at five decades below the maximum.
+        let capped = ColourScale::for_values([1e-9, 1.0].into_iter(), 1.0);
+        assert_eq!(capped, ColourScale::Log { lo: -5.0, hi: 0.0 });
+    }
 
     #[test]
     fn viridis_ends_and_middle() {

@@ -36,11 +36,14 @@
 //! ```
 
 use super::export::{write_csv_matrix, write_json};
-use super::{align_one, open_pipelines, radius_of_gyration, sample_frames};
+use super::plot::Heatmaps;
+use super::{align_one, open_pipelines, radius_of_gyration, sample_frames, Per};
 use crate::engine::{self, ChunkView, Observer, RunOptions};
+use crate::options::PointChoice;
 use crate::options::SignRule;
 use crate::plan::{InputOptions, StageOptions};
 use crate::stages::Step;
+use crate::topology::residues::{Residue, Residues};
 use anyhow::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -49,6 +52,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+
+/// `--max-delta` by default.
+pub const DEFAULT_MAX_DELTA: f64 = 0.2;
+/// `--steps` by default.
+pub const DEFAULT_STEPS: usize = 16;
 
 /// The pipelines compared when none are given.
 pub const DEFAULT_PIPELINES: [&str; 2] = ["com+principal", "point0+point-vector"];
@@ -81,9 +89,15 @@ pub struct SensitivityRequest {
     pub direction: Direction,
     /// `--seed`.
     pub seed: u64,
-    /// `--points`: the points nudged (default: all when there are at most 512, else 256
-    /// spread evenly).
-    pub nudged: Option<crate::options::PointSet>,
+    /// `--points`: the points nudged, indices or a selection (default: the fit set — all
+    /// points when none was chosen — if it has at most 512 points, else 256 of it spread
+    /// evenly, or with `--per residue` an even share of every residue).
+    pub nudged: Option<PointChoice>,
+    /// `--sweep-points`: points whose full sweep `d_j(δ)` (every j, every δ) is kept.
+    pub sweep_points: Option<PointChoice>,
+    /// `--per residue`: also aggregate S into a residue × residue matrix (needs a topology);
+    /// `None`: per residue when a topology is known, else per point.
+    pub per: Option<Per>,
 }
 
 /// Points nudged by default: all of them up to this many…
@@ -126,6 +140,8 @@ pub struct Discontinuities {
 /// points at every δ (`sweep`, rows × steps) — memory O(rows × N), never O(N² × steps).
 struct Acc {
     sweep: Vec<f64>,
+    /// Per row: `steps × N` sums of `d_j(δ)` for a `--sweep-points` row, else empty.
+    full: Vec<Vec<f64>>,
     s: Vec<f64>,
     kept: Vec<usize>,
     degenerate: usize,
@@ -150,6 +166,15 @@ pub struct PipelineSensitivity {
     pub sweep: Vec<Vec<f64>>,
     /// `leak_k`.
     pub leak: Vec<f64>,
+    /// With `--per residue`: row r for residue `residue_rows[r]` of the report, a column per
+    /// residue: the mean of `S[k][j]` over the nudged atoms k of the row's residue and all
+    /// atoms j of the column's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub residue_matrix: Option<Vec<Vec<f64>>>,
+    /// With `--sweep-points`: per sweep point (in the report's `sweep_points` order),
+    /// `[step][j]` = `d_j(δ_step)` averaged over frames, every point j.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sweep_full: Vec<Vec<Vec<f64>>>,
     /// Alignments (original or perturbed) that were degenerate.
     pub degenerate_alignments: usize,
     /// Nudges at δ₁ whose aligned result jumped (see [`Discontinuities`]); left out of S.
@@ -177,6 +202,16 @@ pub struct SensitivityReport {
     pub nudged: Vec<usize>,
     /// The δ values, starting at 0.
     pub deltas: Vec<f64>,
+    /// The points whose full sweep is kept (`--sweep-points`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sweep_points: Vec<usize>,
+    /// With `--per residue`: every residue of the topology (the columns of `residue_matrix`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub residues: Option<Vec<Residue>>,
+    /// With `--per residue`: the residue (index into `residues`) of each row of
+    /// `residue_matrix`: the residues holding a nudged point.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub residue_rows: Vec<usize>,
     /// One entry per pipeline.
     pub pipelines: Vec<PipelineSensitivity>,
 }
@@ -187,9 +222,9 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
     let mut stages = req.stages.clone();
     // Frames are aligned one at a time: continuous signs have no previous frame.
     stages.sign = SignRule::Skew;
-    let (mut input, meta, pipelines) =
-        open_pipelines(&req.input, &stages, &req.pipelines, &DEFAULT_PIPELINES)?;
-    let source = input.source(req.input.key.as_deref())?;
+    let mut opened = open_pipelines(&req.input, &stages, &req.pipelines, &DEFAULT_PIPELINES)?;
+    let meta = opened.meta.clone();
+    let source = opened.input.source(req.input.key.as_deref())?;
     let (start, count) = req.input.frames.resolve(meta.frames);
     let frames: Vec<usize> = sample_frames(count, req.frames)
         .into_iter()
@@ -199,12 +234,41 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
         .map(|s| req.max_delta * s as f64 / (req.steps - 1) as f64)
         .collect();
     let n = meta.points;
-    let nudged = nudged_points(req, n)?;
+    let residues = match (req.per, &opened.topology) {
+        (Some(Per::Point), _) | (None, None) => None,
+        (Some(Per::Residue) | None, Some(top)) => Some(Residues::of(top)),
+        (Some(Per::Residue), None) => anyhow::bail!(
+            "--per residue needs a topology: give --top FILE (PSF, PDB or GRO), or a PDB/GRO input"
+        ),
+    };
+    let chosen = NudgeChoice {
+        points: n,
+        topology: opened.topology.as_ref(),
+        fit: opened.fit_chosen.then_some(opened.fit.indices.as_slice()),
+        residues: residues.as_ref(),
+    };
+    let sweep_points = match &req.sweep_points {
+        Some(c) => c
+            .resolve(n, opened.topology.as_ref())
+            .map_err(|e| anyhow::anyhow!("--sweep-points {e:#}"))?,
+        None => Vec::new(),
+    };
+    let mut nudged = chosen.nudged(req.nudged.as_ref())?;
+    nudged.extend(&sweep_points);
+    nudged.sort_unstable();
+    nudged.dedup();
     let rows = nudged.len();
+    let full_rows: Vec<bool> = nudged
+        .iter()
+        .map(|k| sweep_points.binary_search(k).is_ok())
+        .collect();
     let mut observer = Measure {
-        pipelines: pipelines
+        pipelines: std::mem::take(&mut opened.pipelines)
             .into_iter()
-            .map(|(spec, steps)| (spec.to_string(), steps, Acc::zero(rows, n, deltas.len())))
+            .map(|p| {
+                let acc = Acc::zero(rows, n, deltas.len(), &full_rows);
+                (p.spec.to_string(), p.steps, acc)
+            })
             .collect(),
         nudged: &nudged,
         wanted: frames.clone(),
@@ -222,10 +286,24 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
         unwrap: None,
     };
     engine::run(source, &mut [], None, &mut [&mut observer], &run)?;
+    let residue_rows: Vec<usize> = match &residues {
+        Some(r) => {
+            let mut rows: Vec<usize> = nudged.iter().map(|&k| r.of_atom[k]).collect();
+            rows.dedup();
+            rows
+        }
+        None => Vec::new(),
+    };
     let results = observer
         .pipelines
         .into_iter()
-        .map(|(name, _, acc)| acc.finish(name, frames.len(), &nudged, n, deltas.len()))
+        .map(|(name, _, acc)| {
+            let mut p = acc.finish(name, frames.len(), &nudged, n, deltas.len());
+            p.residue_matrix = residues
+                .as_ref()
+                .map(|r| residue_matrix(&p.matrix, &nudged, r, &residue_rows));
+            p
+        })
         .collect();
     Ok(SensitivityReport {
         input: meta.source.clone(),
@@ -239,27 +317,117 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
         frames,
         nudged,
         deltas,
+        sweep_points,
+        residues: residues.map(|r| r.list),
+        residue_rows,
         pipelines: results,
     })
 }
 
-/// The points to nudge: `--points`, else all up to [`ALL_POINTS_UP_TO`], else
-/// [`SAMPLED_POINTS`] spread evenly (with a note).
-fn nudged_points(req: &SensitivityRequest, n: usize) -> Result<Vec<usize>> {
-    if let Some(set) = &req.nudged {
-        return set
-            .resolve(n)
-            .map_err(|e| anyhow::anyhow!("nudged points {e}"));
+/// What the default choice of nudged points depends on.
+struct NudgeChoice<'a> {
+    points: usize,
+    topology: Option<&'a crate::topology::Topology>,
+    /// The chosen fit set, if one was chosen.
+    fit: Option<&'a [usize]>,
+    /// With `--per residue`.
+    residues: Option<&'a Residues>,
+}
+
+impl NudgeChoice<'_> {
+    /// The points to nudge: `--points`; else the fit set (all points when none was chosen)
+    /// when it has at most [`ALL_POINTS_UP_TO`] points; else [`SAMPLED_POINTS`] of it spread
+    /// evenly — with `--per residue`, an even share of each residue's (at least one) — with a
+    /// note. Nudging a point outside the fit set moves no other point, so those rows say
+    /// nothing about the alignment.
+    fn nudged(&self, given: Option<&PointChoice>) -> Result<Vec<usize>> {
+        if let Some(choice) = given {
+            return choice
+                .resolve(self.points, self.topology)
+                .map_err(|e| anyhow::anyhow!("--points {e:#}"));
+        }
+        let base: Vec<usize> = match self.fit {
+            Some(fit) => fit.to_vec(),
+            None => (0..self.points).collect(),
+        };
+        let of = if self.fit.is_some() {
+            "fit points"
+        } else {
+            "points"
+        };
+        if base.len() <= ALL_POINTS_UP_TO {
+            return Ok(base);
+        }
+        let picked = match self.residues {
+            Some(r) => spread_per_residue(&base, r),
+            None => spread(&base, SAMPLED_POINTS),
+        };
+        let how = if self.residues.is_some() {
+            "an even share of every residue"
+        } else {
+            "spread evenly"
+        };
+        crate::text::warn(&format!(
+            "{} {of}: nudging {} of them, {how} (choose with --points)",
+            base.len(),
+            picked.len()
+        ));
+        Ok(picked)
     }
-    if n <= ALL_POINTS_UP_TO {
-        return Ok((0..n).collect());
+}
+
+/// `count` entries of `from` spread evenly (`from[⌊i·len/count⌋]`).
+fn spread(from: &[usize], count: usize) -> Vec<usize> {
+    if from.len() <= count {
+        return from.to_vec();
     }
-    crate::text::warn(&format!(
-        "{n} points: nudging {SAMPLED_POINTS} of them, spread evenly (choose with --points)"
-    ));
-    Ok((0..SAMPLED_POINTS)
-        .map(|i| i * n / SAMPLED_POINTS)
-        .collect())
+    (0..count).map(|i| from[i * from.len() / count]).collect()
+}
+
+/// About [`SAMPLED_POINTS`] of `from` in all, the same number from every residue holding
+/// any (at least one each), spread evenly within the residue.
+fn spread_per_residue(from: &[usize], residues: &Residues) -> Vec<usize> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut last = usize::MAX;
+    for &k in from {
+        let r = residues.of_atom[k];
+        if r != last || groups.is_empty() {
+            groups.push(Vec::new());
+            last = r;
+        }
+        if let Some(g) = groups.last_mut() {
+            g.push(k);
+        }
+    }
+    let each = (SAMPLED_POINTS / groups.len().max(1)).max(1);
+    groups.iter().flat_map(|g| spread(g, each)).collect()
+}
+
+/// S aggregated per residue: row r for residue `rows[r]`, column c for residue c, the mean of
+/// `S[k][j]` over the nudged atoms k in the row's residue and every atom j of the column's.
+pub fn residue_matrix(
+    s: &[Vec<f64>],
+    nudged: &[usize],
+    residues: &Residues,
+    rows: &[usize],
+) -> Vec<Vec<f64>> {
+    let ncol = residues.list.len();
+    let mut out = vec![vec![0.0; ncol]; rows.len()];
+    let mut count = vec![0usize; rows.len()];
+    for (row, &k) in s.iter().zip(nudged) {
+        let Ok(r) = rows.binary_search(&residues.of_atom[k]) else {
+            continue;
+        };
+        count[r] += 1;
+        for (c, res) in residues.list.iter().enumerate() {
+            let cells = &row[res.first..res.first + res.atoms];
+            out[r][c] += cells.iter().sum::<f64>() / res.atoms as f64;
+        }
+    }
+    for (row, &c) in out.iter_mut().zip(&count) {
+        row.iter_mut().for_each(|v| *v /= c.max(1) as f64);
+    }
+    out
 }
 
 /// The sensitivity observer: measures the sampled frames of each chunk.
@@ -298,9 +466,13 @@ impl Observer for Measure<'_> {
 }
 
 impl Acc {
-    fn zero(rows: usize, n: usize, steps: usize) -> Acc {
+    fn zero(rows: usize, n: usize, steps: usize, full: &[bool]) -> Acc {
         Acc {
             sweep: vec![0.0; rows * steps],
+            full: full
+                .iter()
+                .map(|&f| if f { vec![0.0; steps * n] } else { Vec::new() })
+                .collect(),
             s: vec![0.0; rows * n],
             kept: vec![0; rows],
             degenerate: 0,
@@ -333,11 +505,12 @@ impl Acc {
             .par_chunks_mut(n)
             .zip(self.sweep.par_chunks_mut(nsteps))
             .zip(self.kept.par_iter_mut())
+            .zip(self.full.par_iter_mut())
             .zip(nudged.par_iter());
         let (degenerate, jumps) = rows
             .map_init(
                 || (frame.to_vec(), vec![0.0; n]),
-                |(work, d), (((s_row, sweep_row), kept), &k)| {
+                |(work, d), ((((s_row, sweep_row), kept), full), &k)| {
                     let mut degenerate = 0;
                     let mut jumped = false;
                     let u = direction_vector(dir, dims, seed, f, k);
@@ -359,6 +532,12 @@ impl Acc {
                                 .map(|(x, y)| (x - y) * (x - y))
                                 .sum::<f64>()
                                 .sqrt();
+                        }
+                        if !full.is_empty() {
+                            full[st * n..(st + 1) * n]
+                                .iter_mut()
+                                .zip(d.iter())
+                                .for_each(|(a, x)| *a += x);
                         }
                         let others: f64 = d.iter().sum::<f64>() - d[k];
                         sweep_row[st] += others / (n.max(2) - 1) as f64;
@@ -424,11 +603,23 @@ impl Acc {
             first: jumps.iter().take(10).map(|&(f, k)| [f, k]).collect(),
         };
         let (summary, leak) = summarize(&matrix, nudged);
+        let sweep_full = self
+            .full
+            .iter()
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                f.chunks_exact(n.max(1))
+                    .map(|d| d.iter().map(|v| v / frames).collect())
+                    .collect()
+            })
+            .collect();
         PipelineSensitivity {
             name,
             matrix,
             sweep,
             leak,
+            residue_matrix: None,
+            sweep_full,
             degenerate_alignments: self.degenerate,
             discontinuities,
             summary,
@@ -571,32 +762,73 @@ pub fn write_report(path: &std::path::Path, report: &SensitivityReport) -> Resul
     write_json(path, report)
 }
 
-/// Draws `--plot FILE.png|svg`: one heatmap of S per pipeline, side by side, shared scale.
-pub fn plot(path: &std::path::Path, report: &SensitivityReport) -> Result<()> {
-    let panels = report
-        .pipelines
-        .iter()
-        .map(|r| (r.name.as_str(), r.matrix.as_slice()))
-        .collect();
+/// The matrices to show: per residue when the report has them, else per point; with the
+/// labels of their rows and columns (residues: `ALA12`, or with `short` only the number, for
+/// axis ticks) and what they are (`point` or `residue`).
+fn shown(report: &SensitivityReport, short: bool) -> Heatmaps<'_> {
+    let label = |r: &Residue| if short { r.short_label() } else { r.label() };
+    let (panels, row_labels, col_labels, unit) = match &report.residues {
+        Some(residues) => (
+            report
+                .pipelines
+                .iter()
+                .map(|p| {
+                    let m = p.residue_matrix.as_deref().unwrap_or(&[]);
+                    (p.name.as_str(), m)
+                })
+                .collect(),
+            report
+                .residue_rows
+                .iter()
+                .map(|&r| label(&residues[r]))
+                .collect(),
+            residues.iter().map(label).collect(),
+            "residue",
+        ),
+        None => (
+            report
+                .pipelines
+                .iter()
+                .map(|p| (p.name.as_str(), p.matrix.as_slice()))
+                .collect(),
+            report.nudged.iter().map(|k| k.to_string()).collect(),
+            (0..report.points).map(|j| j.to_string()).collect(),
+            "point",
+        ),
+    };
+    Heatmaps {
+        panels,
+        row_labels,
+        col_labels,
+        unit,
+    }
+}
+
+/// Draws `--plot FILE.png|svg`: one heatmap of S per pipeline (per residue with `--per
+/// residue`), side by side, on a shared scale.
+/// `size`: width and height in pixels (default: 480 per panel + the colour bar, × 500).
+pub fn plot(
+    path: &std::path::Path,
+    report: &SensitivityReport,
+    size: (Option<u32>, Option<u32>),
+) -> Result<()> {
     let n = report.pipelines.len() as u32;
     super::plot::render(
         path,
-        (480 * n + 110, 500),
-        &super::plot::Heatmaps {
-            panels,
-            rows: &report.nudged,
-        },
+        (size.0.unwrap_or(480 * n + 110), size.1.unwrap_or(500)),
+        &shown(report, true),
     )
 }
 
-/// Writes `--csv DIR`: `DIR/<pipeline>.csv` holding S, one per pipeline (created if needed).
+/// Writes `--csv DIR`: `DIR/<pipeline>.csv` holding S (per residue with `--per residue`), one
+/// per pipeline (the folder is created if needed).
 pub fn write_csv_dir(dir: &std::path::Path, report: &SensitivityReport) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("--csv {}: cannot create folder: {e}", dir.display()))?;
+    let maps = shown(report, false);
     let mut written = Vec::new();
-    for p in &report.pipelines {
-        let name: String = p
-            .name
+    for &(name, matrix) in &maps.panels {
+        let name: String = name
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '+' || c == '-' {
@@ -607,7 +839,7 @@ pub fn write_csv_dir(dir: &std::path::Path, report: &SensitivityReport) -> Resul
             })
             .collect();
         let path = dir.join(format!("{name}.csv"));
-        write_csv_matrix(&path, &p.matrix, &report.nudged)?;
+        write_csv_matrix(&path, matrix, &maps.row_labels, &maps.col_labels)?;
         written.push(path);
     }
     Ok(written)

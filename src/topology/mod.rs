@@ -10,6 +10,7 @@ pub(crate) mod masses;
 pub(crate) mod ndx;
 pub(crate) mod pdb;
 pub(crate) mod psf;
+pub mod residues;
 pub(crate) mod text;
 
 use anyhow::{bail, Context};
