@@ -40,7 +40,7 @@ run() {
         --points "$points" --dtype f32 -o "$input"
     local stats="$dir/sens_time.txt"
     if ! /usr/bin/time -o "$stats" -f '%e %M' "$bin" sensitivity "$input" -q "$@" \
-        --report "$dir/sens_report.json" >/dev/null; then
+        --report "${report:-$dir/sens_report.json}" >/dev/null; then
         echo "$name: sensitivity failed" >&2
         failed=1
         return
@@ -62,7 +62,24 @@ run() {
 }
 
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores; sensitivity, default pipelines:"
-run "generated 3-D body, 20 × 2,000 points" 20 2000 300
+report=$dir/sens_sampled.json run "generated 3-D body, 20 × 2,000 points" 20 2000 300
+report=$dir/sens_all.json run "generated 3-D body, 20 × 2,000, --points all" 20 2000 1536 \
+    --points 0:2000
+# The default run's rows (256 nudged points) must equal the same rows of the all-points run.
+if ! python3 - "$dir/sens_sampled.json" "$dir/sens_all.json" <<'PY'; then
+import json, sys
+sampled, full = (json.load(open(p)) for p in sys.argv[1:])
+rows = sampled["nudged"]
+assert len(rows) == 256 and full["nudged"] == list(range(2000)), "unexpected nudged points"
+for ps, pa in zip(sampled["pipelines"], full["pipelines"]):
+    for r, k in enumerate(rows):
+        assert ps["matrix"][r] == pa["matrix"][k], f"{ps['name']}: row of point {k} differs"
+print(f"{'sampled rows equal the all-points rows':<44} {len(rows)} rows × 2 pipelines: ok")
+PY
+    echo "sampled rows differ from the all-points run" >&2
+    failed=1
+fi
+rm -f "$dir/sens_sampled.json" "$dir/sens_all.json"
 run "protein-sized, 100 × 3,500 points" 100 3500 500
 if ((all)); then
     run "protein-sized, 100 × 3,500, --points all" 100 3500 1536 --points 0:3500

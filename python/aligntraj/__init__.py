@@ -454,6 +454,13 @@ def _with_npy(X: Any, masses: Any, fit: Any, run):
             raise type(e)(str(e).replace(path, "input")) from None
 
 
+def _point_spec(points: Any) -> Optional[str]:
+    """Point indices (a sequence of ints, or a spec string such as ``"0:10,12"``) as a spec."""
+    if points is None or isinstance(points, str):
+        return points
+    return ",".join(str(int(i)) for i in np.asarray(points).ravel())
+
+
 def sensitivity(
     X: Any,
     pipelines: Sequence[str] = ("com+principal", "point0+point-vector"),
@@ -466,10 +473,15 @@ def sensitivity(
     fit: Any = None,
     ref: Union[int, str] = 0,
     threads: Optional[int] = None,
+    points: Any = None,
+    sweep_points: Any = None,
 ) -> Dict[str, Any]:
     """The perturbation experiment of ``aligntraj sensitivity`` (SPEC §4): returns the JSON
-    report as a dict; each pipeline's ``matrix`` (S, points × points) and ``sweep`` are NumPy
-    arrays. ``frames`` samples that many frames evenly (None: all).
+    report as a dict; each pipeline's ``matrix`` (S, nudged points × points), ``sweep`` and
+    ``sweep_full`` are NumPy arrays. ``frames`` samples that many frames evenly (None: all).
+    ``points``: the nudged points, as indices or a spec such as ``"0:100"`` (default: the fit
+    set — all points without ``fit`` — when it has at most 512 points, else 256 of it spread
+    evenly); ``sweep_points``: points whose full sweep ``d_j(δ)`` is kept (``sweep_full``).
 
     >>> rep = aligntraj.sensitivity(X, ["com+principal"], frames=8)
     >>> rep["pipelines"][0]["summary"]["self"]
@@ -479,12 +491,12 @@ def sensitivity(
         lambda p, m, f: _ext._sensitivity(
             p, list(pipelines), frames=frames, max_delta=float(max_delta), steps=int(steps),
             direction=direction, seed=int(seed), masses=m, fit_points=f, reference=str(ref),
-            threads=threads,
+            threads=threads, points=_point_spec(points), sweep_points=_point_spec(sweep_points),
         ),
     )
     rep["input"] = "input"
     for p in rep.get("pipelines", []):
-        for k in ("matrix", "sweep"):
+        for k in ("matrix", "sweep", "sweep_full"):
             if k in p and p[k] is not None:
                 p[k] = np.asarray(p[k], dtype=np.float64)
     return rep

@@ -83,6 +83,8 @@ def sensitivity(
     fit: _Fit = None,
     ref: Union[int, str] = 0,
     threads: Optional[int] = None,
+    points: Union[None, str, Sequence[int]] = None,
+    sweep_points: Union[None, str, Sequence[int]] = None,
 ) -> Dict[str, Any]: ...
 def check(
     X: npt.ArrayLike,

@@ -865,7 +865,8 @@ fn pipelines(list: Vec<String>) -> PyResult<Vec<PipelineSpec>> {
 /// `aligntraj sensitivity` on a file; returns the JSON report as a string.
 #[pyfunction]
 #[pyo3(signature = (path, pipelines_, frames=None, max_delta=0.2, steps=16, direction="x",
-    seed=0, masses=None, fit_points=None, reference="0", threads=None))]
+    seed=0, masses=None, fit_points=None, reference="0", threads=None, points=None,
+    sweep_points=None))]
 #[allow(clippy::too_many_arguments)]
 fn _sensitivity(
     py: Python<'_>,
@@ -880,8 +881,15 @@ fn _sensitivity(
     fit_points: Option<String>,
     reference: &str,
     threads: Option<usize>,
+    points: Option<String>,
+    sweep_points: Option<String>,
 ) -> PyResult<String> {
+    use aligntraj::options::PointChoice;
     use aligntraj::report::sensitivity::{run_sensitivity, Direction, SensitivityRequest};
+    let indices = |name: &str, v: Option<String>| -> PyResult<Option<PointChoice>> {
+        v.map(|s| parse(name, &s).map(PointChoice::Indices))
+            .transpose()
+    };
     let direction = match direction {
         "x" => Direction::X,
         "random" => Direction::Random,
@@ -904,8 +912,8 @@ fn _sensitivity(
         steps,
         direction,
         seed,
-        nudged: None,
-        sweep_points: None,
+        nudged: indices("points", points)?,
+        sweep_points: indices("sweep_points", sweep_points)?,
         per: Some(aligntraj::report::Per::Point),
     };
     detached(py, threads, move || {

@@ -80,6 +80,26 @@ def test_sensitivity_equals_cli_json(cli, tmp_path):
     assert np.array_equal(got["pipelines"][0]["matrix"], np.array(want["pipelines"][0]["matrix"]))
 
 
+def test_sensitivity_points_and_sweep_points_equal_the_cli(cli, tmp_path):
+    import json
+    X = rigid_trajectory(frames=6, points=9, seed=76)
+    np.save(tmp_path / "x.npy", X)
+    cli("sensitivity", tmp_path / "x.npy", "--pipeline", "com+kabsch", "--points", "1,4:6",
+        "--sweep-points", "4", "--steps", "4", "--report", tmp_path / "r.json")
+    want = json.loads((tmp_path / "r.json").read_text())
+    got = aligntraj.sensitivity(X, ["com+kabsch"], frames=None, steps=4, points=[1, 4, 5],
+                                sweep_points="4")
+    assert got["nudged"] == [1, 4, 5] == want["nudged"]
+    p = got["pipelines"][0]
+    assert p["matrix"].shape == (3, 9)
+    assert np.array_equal(p["matrix"], np.array(want["pipelines"][0]["matrix"]))
+    # One sweep point: [step][j] for 4 δ values and 9 points.
+    assert p["sweep_full"].shape == (1, 4, 9)
+    assert np.array_equal(p["sweep_full"], np.array(want["pipelines"][0]["sweep_full"]))
+    with pytest.raises(ValueError, match="out of range"):
+        aligntraj.sensitivity(X, ["com+kabsch"], points=[99])
+
+
 def test_check_report():
     X = rigid_trajectory(frames=10, points=6, seed=75)
     rep = aligntraj.check(X, ["com+kabsch", "com+principal"], trials=3, seed=1)
