@@ -58,7 +58,8 @@ enum Command {
     /// pipeline's alignment does not change (exit 1 when a frame breaks invariance).
     #[command(after_help = EXAMPLES_CHECK)]
     Check(CheckArgs),
-    /// Draw the overlay figure: raw input and each pipeline's aligned frames, coloured by time.
+    /// Draw a figure: raw and aligned frames overlaid (the book's), RMSD per frame, RMSF per
+    /// point or residue, or sensitivity heatmaps (`--kind`).
     #[command(after_help = EXAMPLES_PLOT)]
     Plot(PlotArgs),
 }
