@@ -143,7 +143,10 @@ impl ChunkView<'_> {
     }
 }
 
-/// Sees every chunk of aligned frames, in order, before they are encoded.
+/// Sees every chunk of aligned frames, in order, on the engine's thread. The frames may already
+/// have been encoded (encoding reads them without changing them), so observers never change the
+/// output. An observer may use rayon inside [`Observer::chunk`] for per-frame work, as long as
+/// what it keeps does not depend on how the frames are split among threads or chunks.
 pub trait Observer {
     /// Called with each chunk.
     fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()>;
@@ -776,11 +779,12 @@ fn process_chunk(
     work.facts.resize(n, FrameFacts::default());
     work.info.resize(n, FrameInfo::default());
     work.nonfinite.resize(n, false);
-    // Frames that nobody needs to see between the stages and the encoder are encoded on the
-    // task that aligned them.
+    // When every step runs per frame in parallel, each frame is encoded on the task that
+    // aligned it, while it is still in cache. Encoding reads the aligned frames without
+    // changing them, so the observers are shown the same frames afterwards.
     // With --unwrap every step waits for the frames to be unwrapped in order.
     let n_par = if compute.unwrap.is_some() { 0 } else { n_par };
-    let fusable = observers.is_empty() && n_par == compute.steps.len() && compute.unwrap.is_none();
+    let fusable = n_par == compute.steps.len() && compute.unwrap.is_none();
     let fixed_encoder = compute
         .encoder
         .clone()
@@ -789,30 +793,42 @@ fn process_chunk(
         out.resize(n * encoder.frame_bytes().unwrap_or(0), 0);
         compute.decode_phase(raw, first, work, n_par, Some((&*encoder, &mut out[..])))?;
         tally(compute, work, first, summary);
-        return Ok(());
+        return show(compute, work, first, observers);
     }
     compute.decode_phase(raw, first, work, n_par, None)?;
     compute.unwrap_frames(work, first)?;
     compute.later_steps(work, n_par);
     tally(compute, work, first, summary);
-    if !observers.is_empty() {
-        let view = ChunkView {
-            first,
-            frames: n,
-            frame_len: len,
-            coords: &work.coords,
-            facts: &work.facts,
-            info: &work.info,
-            range_start: compute.range_start,
-            range_step: compute.range_step,
-        };
-        for o in observers.iter_mut() {
-            o.chunk(&view)?;
-        }
-    }
+    show(compute, work, first, observers)?;
     compute
         .encode_phase(work, first, out)
         .map_err(|e| anyhow!("{}: {e}", compute.meta.what()))
+}
+
+/// Shows the chunk's aligned frames to every observer, in order.
+fn show(
+    compute: &Compute<'_, '_>,
+    work: &Work,
+    first: usize,
+    observers: &mut [&mut dyn Observer],
+) -> Result<()> {
+    if observers.is_empty() {
+        return Ok(());
+    }
+    let view = ChunkView {
+        first,
+        frames: work.facts.len(),
+        frame_len: compute.meta.frame_len(),
+        coords: &work.coords,
+        facts: &work.facts,
+        info: &work.info,
+        range_start: compute.range_start,
+        range_step: compute.range_step,
+    };
+    for o in observers.iter_mut() {
+        o.chunk(&view)?;
+    }
+    Ok(())
 }
 
 /// Adds the chunk's degenerate, off-centre and non-finite frames to the run's counts.
