@@ -35,12 +35,12 @@ impl Format {
 
 /// Writes `value` as pretty JSON to `path`, atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    write_atomically(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, value)
-            .map_err(|e| anyhow!("{}: cannot write JSON: {e}", path.display()))?;
-        w.write_all(b"\n")?;
-        Ok(())
-    })
+    // Formatted in memory first: serde_json writes many small pieces, and each would otherwise
+    // be a call through `dyn Write`.
+    let mut text = serde_json::to_vec_pretty(value)
+        .map_err(|e| anyhow!("{}: cannot write JSON: {e}", path.display()))?;
+    text.push(b'\n');
+    write_atomically(path, |w| Ok(w.write_all(&text)?))
 }
 
 /// Writes serialisable rows (one struct per row, its field names as the header) as CSV.

@@ -16,6 +16,7 @@ use crate::formats::TrajMeta;
 use crate::options::PipelineSpec;
 use crate::stages::{Fit, Reference};
 use anyhow::Result;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -168,16 +169,17 @@ impl FrameReporter {
         }
     }
 
+    /// Frame by frame, in order: the definition [`Observer::chunk`] computes in parallel, kept
+    /// to test that the two agree bit for bit.
+    #[cfg(test)]
     fn add(&mut self, index: usize, frame: &[f64], degenerate: bool, angle_deg: f64) {
         let reference = self.reference.get_or_insert_with(|| frame.to_vec());
-        let rmsd_ref = self.fit.rmsd(frame, reference, self.dims);
-        let rmsd_all = rmsd(frame, reference, self.dims);
-        let step_rmsd = self.prev.as_deref().map(|p| rmsd(frame, p, self.dims));
+        let m = measure(frame, reference, self.prev.as_deref(), &self.fit, self.dims);
         self.rows.push(FrameRow {
             frame: index,
-            rmsd_ref,
-            rmsd_all,
-            step_rmsd,
+            rmsd_ref: m.rmsd_ref,
+            rmsd_all: m.rmsd_all,
+            step_rmsd: m.step_rmsd,
             angle_deg,
             jump: false,
             degenerate,
@@ -186,14 +188,9 @@ impl FrameReporter {
             Some(p) => p.copy_from_slice(frame),
             None => self.prev = Some(frame.to_vec()),
         }
-        if frame.iter().all(|v| v.is_finite()) {
+        if m.finite {
             self.counted += 1;
-            let n = self.counted as f64;
-            for ((m, s), &x) in self.mean.iter_mut().zip(self.m2.iter_mut()).zip(frame) {
-                let d = x - *m;
-                *m += d / n;
-                *s += d * (x - *m);
-            }
+            welford(&mut self.mean, &mut self.m2, frame, self.counted);
         }
     }
 }
@@ -204,16 +201,239 @@ pub fn rmsd(a: &[f64], b: &[f64], dims: usize) -> f64 {
     (a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / n).sqrt()
 }
 
+/// Independent partial sums in the kernels below: they break the chain of dependent additions
+/// (the compiler may not reorder a float sum) and vectorise.
+const LANES: usize = 8;
+
+/// `((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))`.
+fn lane_sum(s: [f64; LANES]) -> f64 {
+    ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+}
+
+/// `(Σ (x − a)², Σ (x − b)²)` in one pass, each sum in [`LANES`] lanes.
+fn sq_sums(x: &[f64], a: &[f64], b: &[f64]) -> (f64, f64) {
+    let (mut sa, mut sb) = ([0.0; LANES], [0.0; LANES]);
+    let ((cx, rx), (ca, ra), (cb, rb)) = (
+        x.as_chunks::<LANES>(),
+        a.as_chunks::<LANES>(),
+        b.as_chunks::<LANES>(),
+    );
+    for ((x, a), b) in cx.iter().zip(ca).zip(cb) {
+        for k in 0..LANES {
+            let (p, q) = (x[k] - a[k], x[k] - b[k]);
+            sa[k] += p * p;
+            sb[k] += q * q;
+        }
+    }
+    for (k, ((x, a), b)) in rx.iter().zip(ra).zip(rb).enumerate() {
+        let (p, q) = (x - a, x - b);
+        sa[k] += p * p;
+        sb[k] += q * q;
+    }
+    (lane_sum(sa), lane_sum(sb))
+}
+
+/// `Σ w_i ‖a_i − b_i‖²` over the fit set, in [`LANES`] lanes by fit point.
+fn fit_sq_sum(fit: &Fit, a: &[f64], b: &[f64], dims: usize) -> f64 {
+    fn row(v: &[f64], i: usize, dims: usize) -> &[f64] {
+        v.get(i * dims..(i + 1) * dims).unwrap_or(&[])
+    }
+    let point = |i: usize| -> f64 {
+        let (p, q) = (row(a, i, dims), row(b, i, dims));
+        p.iter().zip(q).map(|(p, q)| (p - q) * (p - q)).sum()
+    };
+    let mut s = [0.0; LANES];
+    let ((ci, ri), (cw, rw)) = (
+        fit.indices.as_chunks::<LANES>(),
+        fit.weights.as_chunks::<LANES>(),
+    );
+    for (i, w) in ci.iter().zip(cw) {
+        for k in 0..LANES {
+            s[k] += w[k] * point(i[k]);
+        }
+    }
+    for (k, (&i, &w)) in ri.iter().zip(rw).enumerate() {
+        s[k] += w * point(i);
+    }
+    lane_sum(s)
+}
+
+/// Sums of one block of coordinates of a frame: `Σ (x − ref)²`, `Σ (x − prev)²` and whether
+/// every `x` is finite.
+#[derive(Clone, Copy, Default)]
+struct BlockSums {
+    to_ref: f64,
+    to_prev: f64,
+    finite: bool,
+}
+
+impl BlockSums {
+    fn of(x: &[f64], reference: &[f64], prev: &[f64]) -> BlockSums {
+        let (to_ref, to_prev) = sq_sums(x, reference, prev);
+        BlockSums {
+            to_ref,
+            to_prev,
+            // A finite Σ (x − ref)² has every x − ref, so every x, finite (a non-finite ref
+            // makes the sum non-finite); only otherwise are the values looked at.
+            finite: to_ref.is_finite() || x.iter().all(|v| v.is_finite()),
+        }
+    }
+}
+
+/// One frame's [`Measures`] from its [`BlockSums`] in block order (the all-point sums, which
+/// are also the fit-set sum when the fit set is every point with weight 1; another pass over
+/// the fit set otherwise).
+fn measures_of(
+    blocks: impl Iterator<Item = BlockSums>,
+    frame: &[f64],
+    reference: &[f64],
+    has_prev: bool,
+    fit: &Fit,
+    dims: usize,
+) -> Measures {
+    let (mut all, mut step, mut finite) = (0.0, 0.0, true);
+    for b in blocks {
+        all += b.to_ref;
+        step += b.to_prev;
+        finite &= b.finite;
+    }
+    let n = (frame.len() / dims.max(1)).max(1) as f64;
+    let fitted = if fit.all_unit {
+        all
+    } else {
+        fit_sq_sum(fit, frame, reference, dims)
+    };
+    Measures {
+        rmsd_ref: (fitted / fit.total_weight).sqrt(),
+        rmsd_all: (all / n).sqrt(),
+        step_rmsd: has_prev.then(|| (step / n).sqrt()),
+        finite,
+    }
+}
+
+/// One frame's RMSDs against `reference` and `prev` (see [`FrameRow`]) and whether it is
+/// finite, summed by blocks of [`RMSF_BLOCK`] coordinates as [`Observer::chunk`] sums them.
+#[cfg(test)]
+fn measure(
+    frame: &[f64],
+    reference: &[f64],
+    prev: Option<&[f64]>,
+    fit: &Fit,
+    dims: usize,
+) -> Measures {
+    let before = prev.unwrap_or(reference);
+    let blocks = frame
+        .chunks(RMSF_BLOCK)
+        .zip(reference.chunks(RMSF_BLOCK))
+        .zip(before.chunks(RMSF_BLOCK))
+        .map(|((x, r), p)| BlockSums::of(x, r, p));
+    measures_of(blocks, frame, reference, prev.is_some(), fit, dims)
+}
+
+/// Welford's update of running means and sums of squared deviations with the `n`-th value of
+/// each coordinate (`n` ≥ 1), `d = x − m; m += d / n; M2 += d (x − m)`, with `d / n` taken as
+/// `d × (1 / n)` (one rounding more than a division, ~1e-16 relative, and much cheaper).
+fn welford(mean: &mut [f64], m2: &mut [f64], xs: &[f64], n: usize) {
+    let inv = 1.0 / n as f64;
+    for ((m, s), &x) in mean.iter_mut().zip(m2.iter_mut()).zip(xs) {
+        let d = x - *m;
+        *m += d * inv;
+        *s += d * (x - *m);
+    }
+}
+
+/// Coordinates per block of the RMSF update (a block's running means and sums stay in L1).
+const RMSF_BLOCK: usize = 512;
+
+/// What one frame contributes to its row, computed in parallel over a chunk.
+struct Measures {
+    rmsd_ref: f64,
+    rmsd_all: f64,
+    step_rmsd: Option<f64>,
+    finite: bool,
+}
+
 impl Observer for FrameReporter {
+    /// The rows of the chunk's frames, then the RMSF update: the same numbers, bit for bit, as
+    /// [`FrameReporter::add`] frame by frame. Each frame's RMSDs are computed on its own task
+    /// (the step RMSD against the frame before it in the chunk, or the last frame of the chunk
+    /// before). The RMSF update is Welford's, per coordinate in frame order; coordinates are
+    /// independent, so the chunk is split among tasks by blocks of coordinates, each running
+    /// over all frames in order. Neither split changes any sum, so the report does not depend
+    /// on the thread count or the chunk size.
     fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
-        for i in 0..view.frames {
+        let frames = view.frames;
+        if frames == 0 {
+            return Ok(());
+        }
+        let dims = self.dims;
+        let reference: &[f64] = self.reference.get_or_insert_with(|| view.frame(0).to_vec());
+        let (fit, prev) = (&self.fit, self.prev.as_deref());
+        let counted = self.counted;
+        // One pass over the chunk, by blocks of coordinates in parallel: each block's sums for
+        // every frame, and Welford's update on the assumption that every frame is finite.
+        let saved = (self.mean.clone(), self.m2.clone());
+        let mut sums = vec![BlockSums::default(); self.mean.len().div_ceil(RMSF_BLOCK) * frames];
+        self.mean
+            .par_chunks_mut(RMSF_BLOCK)
+            .zip(self.m2.par_chunks_mut(RMSF_BLOCK))
+            .zip(sums.par_chunks_mut(frames))
+            .enumerate()
+            .for_each(|(b, ((mean, m2), sums))| {
+                let at = b * RMSF_BLOCK..b * RMSF_BLOCK + mean.len();
+                let block = |f: usize| view.frame(f).get(at.clone()).unwrap_or(&[]);
+                let r = reference.get(at.clone()).unwrap_or(&[]);
+                let mut before = prev.and_then(|p| p.get(at.clone())).unwrap_or(r);
+                for (f, s) in sums.iter_mut().enumerate() {
+                    let x = block(f);
+                    *s = BlockSums::of(x, r, before);
+                    welford(mean, m2, x, counted + f + 1);
+                    before = x;
+                }
+            });
+        let blocks = self.mean.len().div_ceil(RMSF_BLOCK);
+        let measures: Vec<Measures> = (0..frames)
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|f| {
+                let has_prev = f > 0 || prev.is_some();
+                let of_frame = (0..blocks).map(|b| sums[b * frames + f]);
+                measures_of(of_frame, view.frame(f), reference, has_prev, fit, dims)
+            })
+            .collect();
+        let finite: Vec<usize> = (0..frames).filter(|&f| measures[f].finite).collect();
+        if finite.len() < frames {
+            // Rare (`--allow-nonfinite`): redo the update over the finite frames only.
+            (self.mean, self.m2) = saved;
+            self.mean
+                .par_chunks_mut(RMSF_BLOCK)
+                .zip(self.m2.par_chunks_mut(RMSF_BLOCK))
+                .enumerate()
+                .for_each(|(b, (mean, m2))| {
+                    let at = b * RMSF_BLOCK..b * RMSF_BLOCK + mean.len();
+                    for (k, &f) in finite.iter().enumerate() {
+                        let x = view.frame(f).get(at.clone()).unwrap_or(&[]);
+                        welford(mean, m2, x, counted + k + 1);
+                    }
+                });
+        }
+        self.counted += finite.len();
+        for (i, m) in measures.into_iter().enumerate() {
             let fact = view.facts[i];
-            self.add(
-                view.source_index(i),
-                view.frame(i),
-                fact.degenerate,
-                fact.angle_deg,
-            );
+            self.rows.push(FrameRow {
+                frame: view.source_index(i),
+                rmsd_ref: m.rmsd_ref,
+                rmsd_all: m.rmsd_all,
+                step_rmsd: m.step_rmsd,
+                angle_deg: fact.angle_deg,
+                jump: false,
+                degenerate: fact.degenerate,
+            });
+        }
+        let last = view.frame(frames - 1);
+        match &mut self.prev {
+            Some(p) => p.copy_from_slice(last),
+            None => self.prev = Some(last.to_vec()),
         }
         Ok(())
     }
@@ -298,5 +518,180 @@ mod tests {
         assert_eq!(report.rows[5].rmsd_ref, 14.0);
         assert_eq!(report.median_step_rmsd, 1.0);
         assert!((report.summary.rmsf[0] - (197.5f64 / 6.0).sqrt()).abs() < 1e-12);
+    }
+
+    /// A deterministic pseudo-random trajectory (an LCG; no test depends on its values).
+    fn trajectory(frames: usize, len: usize) -> Vec<f64> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        (0..frames * len)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+                let f = (i / len) as f64;
+                20.0 + 0.01 * f + (u - 0.5) * (1.0 + 0.1 * f)
+            })
+            .collect()
+    }
+
+    fn meta(frames: usize, points: usize, dims: usize) -> TrajMeta {
+        TrajMeta {
+            source: "t".into(),
+            key: "arr".into(),
+            frames,
+            points,
+            dims,
+            width: crate::formats::Width::F64,
+            big_endian: false,
+            unit: "",
+            dt: None,
+        }
+    }
+
+    /// Shows `x` to `rep` in chunks of the given sizes (cycled).
+    fn observe(rep: &mut FrameReporter, x: &[f64], len: usize, sizes: &[usize]) {
+        let frames = x.len() / len;
+        let facts = vec![crate::stages::FrameFacts::default(); frames];
+        let info = vec![crate::formats::FrameInfo::default(); frames];
+        let (mut first, mut k) = (0, 0);
+        while first < frames {
+            let n = sizes[k % sizes.len()].min(frames - first);
+            let view = ChunkView {
+                first,
+                frames: n,
+                frame_len: len,
+                coords: &x[first * len..(first + n) * len],
+                facts: &facts[first..first + n],
+                info: &info[first..first + n],
+                range_start: 0,
+                range_step: 1,
+            };
+            rep.chunk(&view).unwrap();
+            first += n;
+            k += 1;
+        }
+    }
+
+    /// The parallel [`Observer::chunk`] gives the serial definition's numbers bit for bit,
+    /// whatever the chunks and the thread count: frames of 1,500 coordinates (three blocks,
+    /// the last one partial), a frame with a NaN in its last block (skipped by the RMSF, and
+    /// the chunk's update redone), a weighted fit subset and the all-points fit, with and
+    /// without a reference.
+    #[test]
+    fn chunks_give_the_serial_numbers_bit_for_bit() {
+        let (frames, points, dims) = (41, 500, 3);
+        let len = points * dims;
+        let mut x = trajectory(frames, len);
+        x[17 * len + len - 2] = f64::NAN;
+        let masses: Vec<f64> = (0..points).map(|i| 1.0 + (i % 7) as f64).collect();
+        let subset: Vec<usize> = (0..points).step_by(3).collect();
+        let fits = [
+            Fit::all(points),
+            Fit::new(points, Some(&masses), Some(&subset)).unwrap(),
+        ];
+        let reference = Arc::new(Reference {
+            coords: trajectory(1, len),
+            center: vec![0.0; dims],
+            description: "test".into(),
+        });
+        let m = meta(frames, points, dims);
+        let pipeline: PipelineSpec = "com+kabsch".parse().unwrap();
+        for fit in &fits {
+            for r in [None, Some(reference.clone())] {
+                let new = || FrameReporter::new(&m, &pipeline, r.clone(), fit.clone(), false);
+                let mut serial = new();
+                for (i, f) in x.chunks_exact(len).enumerate() {
+                    serial.add(i, f, false, 0.0);
+                }
+                let want = serial.finish();
+                assert_eq!(want.summary.rmsf.len(), points);
+                for sizes in [&[frames][..], &[1], &[5, 7, 11], &[16]] {
+                    for threads in [1, 2] {
+                        let pool = rayon::ThreadPoolBuilder::new()
+                            .num_threads(threads)
+                            .build()
+                            .unwrap();
+                        let mut rep = new();
+                        pool.install(|| observe(&mut rep, &x, len, sizes));
+                        let got = rep.finish();
+                        let bits = |r: &FrameReport| -> Vec<u64> {
+                            let rows = r.rows.iter().flat_map(|w| {
+                                [w.rmsd_ref, w.rmsd_all, w.step_rmsd.unwrap_or(-1.0)]
+                            });
+                            rows.chain(r.summary.rmsf.iter().copied())
+                                .map(f64::to_bits)
+                                .collect()
+                        };
+                        assert_eq!(bits(&got), bits(&want), "chunks {sizes:?}");
+                        // (rows hold NaN, so compare the rest field by field)
+                        let flags = |r: &FrameReport| -> Vec<(usize, bool, bool)> {
+                            r.rows
+                                .iter()
+                                .map(|w| (w.frame, w.jump, w.degenerate))
+                                .collect()
+                        };
+                        assert_eq!(flags(&got), flags(&want));
+                        assert_eq!(got.summary.jump_frames, want.summary.jump_frames);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The blocked, laned sums against plain two-pass sums written out here: per frame
+    /// `Σ (x − ref)²` (all points, and weighted over the fit set), `Σ (x − prev)²`, and RMSF as
+    /// `sqrt(Σ_d mean_f (x − mean_f x)²)` over the finite frames; equal to 1e-12 relative.
+    #[test]
+    fn rmsds_and_rmsf_match_plain_sums() {
+        let (frames, points, dims) = (60, 700, 3);
+        let len = points * dims;
+        let mut x = trajectory(frames, len);
+        x[3 * len] = f64::INFINITY;
+        let masses: Vec<f64> = (0..points).map(|i| 0.5 + (i % 5) as f64).collect();
+        let subset: Vec<usize> = (0..points).filter(|i| i % 4 != 1).collect();
+        let fit = Fit::new(points, Some(&masses), Some(&subset)).unwrap();
+        let m = meta(frames, points, dims);
+        let mut rep = FrameReporter::new(&m, &"com".parse().unwrap(), None, fit.clone(), false);
+        observe(&mut rep, &x, len, &[13]);
+        let report = rep.finish();
+        let frame = |f: usize| &x[f * len..(f + 1) * len];
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1e-300);
+        for f in 0..frames {
+            let d2 = |a: &[f64], b: &[f64]| -> f64 {
+                a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum()
+            };
+            let all = (d2(frame(f), frame(0)) / points as f64).sqrt();
+            let fitted: f64 = subset
+                .iter()
+                .map(|&i| masses[i] * d2(&frame(f)[i * 3..i * 3 + 3], &frame(0)[i * 3..i * 3 + 3]))
+                .sum();
+            let wsum: f64 = subset.iter().map(|&i| masses[i]).sum();
+            let row = &report.rows[f];
+            if f == 3 {
+                assert!(row.rmsd_all.is_infinite());
+                continue;
+            }
+            assert!(close(row.rmsd_all, all), "frame {f}");
+            assert!(close(row.rmsd_ref, (fitted / wsum).sqrt()), "frame {f}");
+            if f > 0 && f != 4 {
+                let step = (d2(frame(f), frame(f - 1)) / points as f64).sqrt();
+                assert!(close(row.step_rmsd.unwrap(), step), "frame {f}");
+            }
+        }
+        let finite: Vec<usize> = (0..frames).filter(|&f| f != 3).collect();
+        let n = finite.len() as f64;
+        for i in 0..points {
+            let mut msd = 0.0;
+            for c in i * dims..(i + 1) * dims {
+                let mean = finite.iter().map(|&f| frame(f)[c]).sum::<f64>() / n;
+                msd += finite
+                    .iter()
+                    .map(|&f| (frame(f)[c] - mean).powi(2))
+                    .sum::<f64>()
+                    / n;
+            }
+            assert!(close(report.summary.rmsf[i], msd.sqrt()), "point {i}");
+        }
     }
 }
