@@ -206,11 +206,13 @@ pub fn rmsd(a: &[f64], b: &[f64], dims: usize) -> f64 {
 const LANES: usize = 8;
 
 /// `((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))`.
+#[inline(always)]
 fn lane_sum(s: [f64; LANES]) -> f64 {
     ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
 }
 
 /// `(Σ (x − a)², Σ (x − b)²)` in one pass, each sum in [`LANES`] lanes.
+#[inline(always)]
 fn sq_sums(x: &[f64], a: &[f64], b: &[f64]) -> (f64, f64) {
     let (mut sa, mut sb) = ([0.0; LANES], [0.0; LANES]);
     let ((cx, rx), (ca, ra), (cb, rb)) = (
@@ -268,6 +270,7 @@ struct BlockSums {
 }
 
 impl BlockSums {
+    #[inline(always)]
     fn of(x: &[f64], reference: &[f64], prev: &[f64]) -> BlockSums {
         let (to_ref, to_prev) = sq_sums(x, reference, prev);
         BlockSums {
@@ -333,6 +336,7 @@ fn measure(
 /// Welford's update of running means and sums of squared deviations with the `n`-th value of
 /// each coordinate (`n` ≥ 1), `d = x − m; m += d / n; M2 += d (x − m)`, with `d / n` taken as
 /// `d × (1 / n)` (one rounding more than a division, ~1e-16 relative, and much cheaper).
+#[inline(always)]
 fn welford(mean: &mut [f64], m2: &mut [f64], xs: &[f64], n: usize) {
     let inv = 1.0 / n as f64;
     for ((m, s), &x) in mean.iter_mut().zip(m2.iter_mut()).zip(xs) {
@@ -344,6 +348,52 @@ fn welford(mean: &mut [f64], m2: &mut [f64], xs: &[f64], n: usize) {
 
 /// Coordinates per block of the RMSF update (a block's running means and sums stay in L1).
 const RMSF_BLOCK: usize = 512;
+
+/// One block of coordinates (`at`) of a chunk's frames, in frame order: each frame's
+/// [`BlockSums`] and Welford's RMSF update of the block.
+struct BlockPass<'v, 'c> {
+    view: &'v ChunkView<'c>,
+    at: std::ops::Range<usize>,
+    reference: &'v [f64],
+    prev: Option<&'v [f64]>,
+    /// Finite frames before the chunk.
+    counted: usize,
+}
+
+impl BlockPass<'_, '_> {
+    /// Runs the pass, with AVX2 where the CPU has it (the same operations in the same order
+    /// on wider registers, so the same bits: Rust never fuses a multiply and an add).
+    fn run(&self, mean: &mut [f64], m2: &mut [f64], sums: &mut [BlockSums]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above; nothing else is required.
+            unsafe { self.run_avx2(mean, m2, sums) };
+            return;
+        }
+        self.run_any(mean, m2, sums);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn run_avx2(&self, mean: &mut [f64], m2: &mut [f64], sums: &mut [BlockSums]) {
+        self.run_any(mean, m2, sums);
+    }
+
+    #[inline(always)]
+    fn run_any(&self, mean: &mut [f64], m2: &mut [f64], sums: &mut [BlockSums]) {
+        fn block<'a>(v: &'a [f64], at: &std::ops::Range<usize>) -> &'a [f64] {
+            v.get(at.clone()).unwrap_or(&[])
+        }
+        let r = block(self.reference, &self.at);
+        let mut before = self.prev.map_or(r, |p| block(p, &self.at));
+        for (f, s) in sums.iter_mut().enumerate() {
+            let x = block(self.view.frame(f), &self.at);
+            *s = BlockSums::of(x, r, before);
+            welford(mean, m2, x, self.counted + f + 1);
+            before = x;
+        }
+    }
+}
 
 /// What one frame contributes to its row, computed in parallel over a chunk.
 struct Measures {
@@ -380,27 +430,28 @@ impl Observer for FrameReporter {
             .zip(sums.par_chunks_mut(frames))
             .enumerate()
             .for_each(|(b, ((mean, m2), sums))| {
-                let at = b * RMSF_BLOCK..b * RMSF_BLOCK + mean.len();
-                let block = |f: usize| view.frame(f).get(at.clone()).unwrap_or(&[]);
-                let r = reference.get(at.clone()).unwrap_or(&[]);
-                let mut before = prev.and_then(|p| p.get(at.clone())).unwrap_or(r);
-                for (f, s) in sums.iter_mut().enumerate() {
-                    let x = block(f);
-                    *s = BlockSums::of(x, r, before);
-                    welford(mean, m2, x, counted + f + 1);
-                    before = x;
-                }
+                let pass = BlockPass {
+                    view,
+                    at: b * RMSF_BLOCK..b * RMSF_BLOCK + mean.len(),
+                    reference,
+                    prev,
+                    counted,
+                };
+                pass.run(mean, m2, sums);
             });
         let blocks = self.mean.len().div_ceil(RMSF_BLOCK);
-        let measures: Vec<Measures> = (0..frames)
-            .into_par_iter()
-            .with_min_len(16)
-            .map(|f| {
-                let has_prev = f > 0 || prev.is_some();
-                let of_frame = (0..blocks).map(|b| sums[b * frames + f]);
-                measures_of(of_frame, view.frame(f), reference, has_prev, fit, dims)
-            })
-            .collect();
+        let measure = |f: usize| {
+            let has_prev = f > 0 || prev.is_some();
+            let of_frame = (0..blocks).map(|b| sums[b * frames + f]);
+            measures_of(of_frame, view.frame(f), reference, has_prev, fit, dims)
+        };
+        // A few additions per frame, unless a weighted or partial fit set needs its own pass
+        // (each parallel phase started from this thread costs a wake-up of the pool).
+        let measures: Vec<Measures> = if fit.all_unit {
+            (0..frames).map(measure).collect()
+        } else {
+            (0..frames).into_par_iter().map(measure).collect()
+        };
         let finite: Vec<usize> = (0..frames).filter(|&f| measures[f].finite).collect();
         if finite.len() < frames {
             // Rare (`--allow-nonfinite`): redo the update over the finite frames only.
