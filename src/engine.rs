@@ -143,9 +143,9 @@ impl ChunkView<'_> {
     }
 }
 
-/// Sees every chunk of aligned frames, in order, on the engine's thread. The frames may already
-/// have been encoded (encoding reads them without changing them), so observers never change the
-/// output. An observer may use rayon inside [`Observer::chunk`] for per-frame work, as long as
+/// Sees every chunk of aligned frames, in order, on the engine's thread, once the chunk has been
+/// encoded (encoding reads the frames without changing them) and handed to the writer: the
+/// observers cannot change the output, and the writer does not wait for them. An observer may use rayon inside [`Observer::chunk`] for per-frame work, as long as
 /// what it keeps does not depend on how the frames are split among threads or chunks.
 pub trait Observer {
     /// Called with each chunk.
@@ -606,13 +606,13 @@ fn run_in_turn<'a>(
             done,
             &mut work,
             n_par,
-            observers,
             &mut out,
             &mut summary,
         )?;
         if let Some(s) = sink.as_mut() {
             s.write(&out, raw.frames)?;
         }
+        show(compute, &work, done, observers)?;
         summary.frames += raw.frames;
         progress.advance(raw.frames);
         if let crate::formats::ChunkBytes::Owned(b) = raw.bytes {
@@ -706,7 +706,6 @@ fn compute_loop(
             done,
             &mut work,
             n_par,
-            observers,
             &mut out,
             &mut summary,
         );
@@ -722,6 +721,9 @@ fn compute_loop(
             if tx.send((out, raw.frames)).is_err() {
                 break; // the writer failed: its error is reported by the caller
             }
+        }
+        if let Err(e) = show(compute, &work, done, observers) {
+            return (Err(e), summary);
         }
     }
     (Ok(()), summary)
@@ -762,14 +764,14 @@ fn read_frames<'a>(
     }))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Decodes, aligns and encodes one chunk into `out`, leaving the aligned frames in `work`
+/// for the observers (see [`show`]).
 fn process_chunk(
     compute: &mut Compute<'_, '_>,
     raw: &RawChunk<'_>,
     first: usize,
     work: &mut Work,
     n_par: usize,
-    observers: &mut [&mut dyn Observer],
     out: &mut Vec<u8>,
     summary: &mut RunSummary,
 ) -> Result<()> {
@@ -780,8 +782,7 @@ fn process_chunk(
     work.info.resize(n, FrameInfo::default());
     work.nonfinite.resize(n, false);
     // When every step runs per frame in parallel, each frame is encoded on the task that
-    // aligned it, while it is still in cache. Encoding reads the aligned frames without
-    // changing them, so the observers are shown the same frames afterwards.
+    // aligned it, while it is still in cache.
     // With --unwrap every step waits for the frames to be unwrapped in order.
     let n_par = if compute.unwrap.is_some() { 0 } else { n_par };
     let fusable = n_par == compute.steps.len() && compute.unwrap.is_none();
@@ -793,19 +794,20 @@ fn process_chunk(
         out.resize(n * encoder.frame_bytes().unwrap_or(0), 0);
         compute.decode_phase(raw, first, work, n_par, Some((&*encoder, &mut out[..])))?;
         tally(compute, work, first, summary);
-        return show(compute, work, first, observers);
+        return Ok(());
     }
     compute.decode_phase(raw, first, work, n_par, None)?;
     compute.unwrap_frames(work, first)?;
     compute.later_steps(work, n_par);
     tally(compute, work, first, summary);
-    show(compute, work, first, observers)?;
     compute
         .encode_phase(work, first, out)
         .map_err(|e| anyhow!("{}: {e}", compute.meta.what()))
 }
 
-/// Shows the chunk's aligned frames to every observer, in order.
+/// Shows the chunk's aligned frames to every observer, in order: after the chunk is encoded
+/// (encoding reads the frames without changing them) and handed to the writer, so that the
+/// writer is not kept waiting while the observers work.
 fn show(
     compute: &Compute<'_, '_>,
     work: &Work,
