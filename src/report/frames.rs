@@ -364,8 +364,8 @@ fn welford(mean: &mut [f64], m2: &mut [f64], xs: &[f64], n: usize) {
 /// Coordinates per block of the RMSF update (a block's running means and sums stay in L1).
 const RMSF_BLOCK: usize = 512;
 
-/// One block of coordinates (`at`) of a chunk's frames, in frame order: each frame's
-/// [`BlockSums`] and Welford's RMSF update of the block.
+/// Consecutive blocks of coordinates (`at`, starting on a block boundary) of a chunk's
+/// frames, in frame order: each frame's [`BlockSums`] per block and Welford's RMSF update.
 struct BlockPass<'v, 'c> {
     view: &'v ChunkView<'c>,
     at: std::ops::Range<usize>,
@@ -394,18 +394,32 @@ impl BlockPass<'_, '_> {
         self.run_any(mean, m2, sums);
     }
 
+    /// Frame by frame, the blocks of `at` in order; `sums` is block-major (`[block][frame]`).
     #[inline(always)]
     fn run_any(&self, mean: &mut [f64], m2: &mut [f64], sums: &mut [BlockSums]) {
-        fn block<'a>(v: &'a [f64], at: &std::ops::Range<usize>) -> &'a [f64] {
+        fn part<'a>(v: &'a [f64], at: &std::ops::Range<usize>) -> &'a [f64] {
             v.get(at.clone()).unwrap_or(&[])
         }
-        let r = block(self.reference, &self.at);
-        let mut before = self.prev.map_or(r, |p| block(p, &self.at));
-        for (f, s) in sums.iter_mut().enumerate() {
-            let x = block(self.view.frame(f), &self.at);
-            *s = BlockSums::of(x, r, before);
-            welford(mean, m2, x, self.counted + f + 1);
-            before = x;
+        let frames = self.view.frames;
+        let r = part(self.reference, &self.at);
+        for f in 0..frames {
+            let x = part(self.view.frame(f), &self.at);
+            let before = match (f, self.prev) {
+                (0, None) => r,
+                (0, Some(p)) => part(p, &self.at),
+                _ => part(self.view.frame(f - 1), &self.at),
+            };
+            let blocks = x
+                .chunks(RMSF_BLOCK)
+                .zip(r.chunks(RMSF_BLOCK))
+                .zip(before.chunks(RMSF_BLOCK))
+                .zip(mean.chunks_mut(RMSF_BLOCK).zip(m2.chunks_mut(RMSF_BLOCK)));
+            for (j, (((x, r), p), (mean, m2))) in blocks.enumerate() {
+                if let Some(s) = sums.get_mut(j * frames + f) {
+                    *s = BlockSums::of(x, r, p);
+                }
+                welford(mean, m2, x, self.counted + f + 1);
+            }
         }
     }
 }
@@ -419,13 +433,13 @@ struct Measures {
 }
 
 impl Observer for FrameReporter {
-    /// The rows of the chunk's frames, then the RMSF update: the same numbers, bit for bit, as
-    /// [`FrameReporter::add`] frame by frame. Each frame's RMSDs are computed on its own task
-    /// (the step RMSD against the frame before it in the chunk, or the last frame of the chunk
-    /// before). The RMSF update is Welford's, per coordinate in frame order; coordinates are
-    /// independent, so the chunk is split among tasks by blocks of coordinates, each running
-    /// over all frames in order. Neither split changes any sum, so the report does not depend
-    /// on the thread count or the chunk size.
+    /// The rows of the chunk's frames and the RMSF update: the same numbers, bit for bit, as
+    /// [`FrameReporter::add`] frame by frame. One pass over the chunk, split among tasks by
+    /// blocks of [`RMSF_BLOCK`] coordinates, each task running over all frames in order: per
+    /// frame and block the sums to the reference and to the frame before (the last frame of
+    /// the chunk before, for the first), added up per frame in block order; per coordinate
+    /// Welford's update in frame order. No split changes any sum, so the report does not
+    /// depend on the thread count or the chunk size.
     fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
         let frames = view.frames;
         if frames == 0 {
@@ -438,23 +452,27 @@ impl Observer for FrameReporter {
         // One pass over the chunk, by blocks of coordinates in parallel: each block's sums for
         // every frame, and Welford's update on the assumption that every frame is finite.
         let saved = (self.mean.clone(), self.m2.clone());
-        let mut sums = vec![BlockSums::default(); self.mean.len().div_ceil(RMSF_BLOCK) * frames];
+        let blocks = self.mean.len().div_ceil(RMSF_BLOCK);
+        let mut sums = vec![BlockSums::default(); blocks * frames];
+        // One task per thread, each over consecutive blocks (longer runs of memory per frame);
+        // the blocks' sums are the same however they are grouped.
+        let per_task = blocks.div_ceil(rayon::current_num_threads().max(1)).max(1);
         self.mean
-            .par_chunks_mut(RMSF_BLOCK)
-            .zip(self.m2.par_chunks_mut(RMSF_BLOCK))
-            .zip(sums.par_chunks_mut(frames))
+            .par_chunks_mut(RMSF_BLOCK * per_task)
+            .zip(self.m2.par_chunks_mut(RMSF_BLOCK * per_task))
+            .zip(sums.par_chunks_mut(frames * per_task))
             .enumerate()
-            .for_each(|(b, ((mean, m2), sums))| {
+            .for_each(|(t, ((mean, m2), sums))| {
+                let start = t * per_task * RMSF_BLOCK;
                 let pass = BlockPass {
                     view,
-                    at: b * RMSF_BLOCK..b * RMSF_BLOCK + mean.len(),
+                    at: start..start + mean.len(),
                     reference,
                     prev,
                     counted,
                 };
                 pass.run(mean, m2, sums);
             });
-        let blocks = self.mean.len().div_ceil(RMSF_BLOCK);
         let measure = |f: usize| {
             let has_prev = f > 0 || prev.is_some();
             let of_frame = (0..blocks).map(|b| sums[b * frames + f]);
