@@ -10,7 +10,7 @@
 //! The JSON form adds a summary with the jump and degenerate frames and `rmsf`: per point, the
 //! root-mean-square fluctuation about the mean aligned structure, `sqrt(mean_f ‖x_fi − x̄_i‖²)`.
 
-use super::export::{pretty_with_rows, write_csv_rows, write_json_text, Format};
+use super::export::{write_csv_rows, write_json, Format};
 use crate::engine::{ChunkView, Observer};
 use crate::formats::TrajMeta;
 use crate::options::PipelineSpec;
@@ -75,21 +75,6 @@ pub struct FrameReport {
     pub summary: FrameSummary,
     /// One row per frame.
     pub rows: Vec<FrameRow>,
-}
-
-impl FrameReport {
-    /// A copy of everything but the rows (which are left empty).
-    fn clone_without_rows(&self) -> FrameReport {
-        FrameReport {
-            input: self.input.clone(),
-            pipeline: self.pipeline.clone(),
-            frames: self.frames,
-            reference: self.reference.clone(),
-            median_step_rmsd: self.median_step_rmsd,
-            summary: self.summary.clone(),
-            rows: Vec::new(),
-        }
-    }
 }
 
 /// Collects [`FrameRow`]s and the RMSF sums from the aligned frames of a run.
@@ -526,12 +511,7 @@ impl Observer for FrameReporter {
 /// Writes `report` to `path`: JSON (with the summary) or CSV (rows only) by extension.
 pub fn write_frame_report(path: &Path, report: &FrameReport) -> Result<()> {
     match Format::of(path, "report")? {
-        Format::Json => {
-            // 10,000s of rows: formatted in parallel, the same bytes as serde_json's.
-            let text = pretty_with_rows(&report.clone_without_rows(), &report.rows)
-                .map_err(|e| anyhow::anyhow!("{}: cannot write JSON: {e}", path.display()))?;
-            write_json_text(path, text)
-        }
+        Format::Json => write_json(path, report),
         Format::Csv => write_csv_rows(path, &report.rows),
     }
 }
