@@ -150,6 +150,19 @@ impl ChunkView<'_> {
 pub trait Observer {
     /// Called with each chunk.
     fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()>;
+
+    /// Called once after the last chunk of a run that went well so far, while the output is
+    /// being finished on another thread (the end of a large output can take a while): for work
+    /// that needs every frame, such as formatting a report. Nothing the user sees may change
+    /// here, since the run can still fail.
+    fn last(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// [`Observer::last`] for each observer, in order.
+fn last(observers: &mut [&mut dyn Observer]) -> Result<()> {
+    observers.iter_mut().try_for_each(|o| o.last())
 }
 
 /// Per-chunk working memory, reused.
@@ -567,9 +580,17 @@ pub fn run<'a>(
         if summary.frames != count {
             bail!("{}: fewer frames than the header says", meta.what());
         }
-        if let Some(sink) = sink {
-            let extras = source.extras()?;
-            sink.finish(extras)?;
+        match sink {
+            Some(sink) => {
+                let extras = source.extras()?;
+                let finishing = scope.spawn(move || sink.finish(extras));
+                let observed = last(observers);
+                finishing
+                    .join()
+                    .map_err(|_| anyhow!("internal: writer thread panicked"))??;
+                observed?;
+            }
+            None => last(observers)?,
         }
         summary.frames = count;
         Ok(summary)
@@ -625,6 +646,7 @@ fn run_in_turn<'a>(
     {
         bail!("{}: more frames than the header says", meta_name(&*source));
     }
+    last(observers)?;
     if let Some(sink) = sink {
         let extras = source.extras()?;
         sink.finish(extras)?;

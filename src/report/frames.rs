@@ -10,7 +10,7 @@
 //! The JSON form adds a summary with the jump and degenerate frames and `rmsf`: per point, the
 //! root-mean-square fluctuation about the mean aligned structure, `sqrt(mean_f ‖x_fi − x̄_i‖²)`.
 
-use super::export::{write_csv_rows, write_json, Format};
+use super::export::{csv_bytes, json_bytes, write_bytes, Format};
 use crate::engine::{ChunkView, Observer};
 use crate::formats::TrajMeta;
 use crate::options::PipelineSpec;
@@ -18,7 +18,7 @@ use crate::stages::{Fit, Reference};
 use anyhow::Result;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A step is a jump when it exceeds this multiple of the median step.
@@ -91,6 +91,17 @@ pub struct FrameReporter {
     mean: Vec<f64>,
     m2: Vec<f64>,
     counted: usize,
+    /// Where the report and the RMSF go (see [`FrameReporter::with_files`]).
+    files: (Option<PathBuf>, Option<PathBuf>),
+    /// The report and the bytes of its files, once formatted by [`Observer::last`].
+    done: Option<Done>,
+}
+
+/// A finished report and the bytes of its files.
+struct Done {
+    report: FrameReport,
+    report_bytes: Option<Vec<u8>>,
+    rmsf_bytes: Option<Vec<u8>>,
 }
 
 impl FrameReporter {
@@ -127,11 +138,64 @@ impl FrameReporter {
             mean: vec![0.0; meta.frame_len()],
             m2: vec![0.0; meta.frame_len()],
             counted: 0,
+            files: (None, None),
+            done: None,
         }
+    }
+
+    /// The files [`FrameReporter::write_files`] will write: the report (JSON or CSV by
+    /// extension) and the RMSF (CSV). They are formatted once the last frame is seen, while the
+    /// aligned output is being finished.
+    pub fn with_files(mut self, report: Option<PathBuf>, rmsf: Option<PathBuf>) -> Self {
+        self.files = (report, rmsf);
+        self
     }
 
     /// The report, with `jump` filled in and the RMSF.
     pub fn finish(mut self) -> FrameReport {
+        match self.done.take() {
+            Some(done) => done.report,
+            None => self.build(),
+        }
+    }
+
+    /// Writes the files of [`FrameReporter::with_files`] (the report, then the RMSF), calling
+    /// `wrote` after the report; returns the report.
+    pub fn write_files(mut self, wrote: impl FnOnce(&Path, &FrameReport)) -> Result<FrameReport> {
+        let done = match self.done.take() {
+            Some(done) => done,
+            None => self.format()?,
+        };
+        if let (Some(path), Some(bytes)) = (&self.files.0, &done.report_bytes) {
+            write_bytes(path, bytes)?;
+            wrote(path, &done.report);
+        }
+        if let (Some(path), Some(bytes)) = (&self.files.1, &done.rmsf_bytes) {
+            write_bytes(path, bytes)?;
+        }
+        Ok(done.report)
+    }
+
+    /// The report and the bytes of its files.
+    fn format(&mut self) -> Result<Done> {
+        let report = self.build();
+        let report_bytes = match &self.files.0 {
+            Some(path) => Some(frame_report_bytes(path, &report)?),
+            None => None,
+        };
+        let rmsf_bytes = match &self.files.1 {
+            Some(path) => Some(rmsf_bytes(path, &report)?),
+            None => None,
+        };
+        Ok(Done {
+            report,
+            report_bytes,
+            rmsf_bytes,
+        })
+    }
+
+    /// The report from the rows and sums so far (the rows move into it).
+    fn build(&mut self) -> FrameReport {
         let mut steps: Vec<f64> = self.rows.iter().filter_map(|r| r.step_rmsd).collect();
         steps.sort_by(f64::total_cmp);
         let median = match steps.len() {
@@ -153,10 +217,10 @@ impl FrameReporter {
             .map(|m| (m.iter().sum::<f64>() / n).sqrt())
             .collect();
         FrameReport {
-            input: self.input,
-            pipeline: self.pipeline,
+            input: self.input.clone(),
+            pipeline: self.pipeline.clone(),
             frames: self.rows.len(),
-            reference: self.reference_name,
+            reference: self.reference_name.clone(),
             median_step_rmsd: median,
             summary: FrameSummary {
                 jumps: jump_frames.len(),
@@ -165,7 +229,7 @@ impl FrameReporter {
                 degenerate_frames,
                 rmsf,
             },
-            rows: self.rows,
+            rows: std::mem::take(&mut self.rows),
         }
     }
 
@@ -506,13 +570,27 @@ impl Observer for FrameReporter {
         }
         Ok(())
     }
+
+    /// Formats the files (while the aligned output is being finished). A formatting error is
+    /// left for [`FrameReporter::write_files`] to report, after the output.
+    fn last(&mut self) -> Result<()> {
+        if self.done.is_none() && (self.files.0.is_some() || self.files.1.is_some()) {
+            self.done = self.format().ok();
+        }
+        Ok(())
+    }
 }
 
 /// Writes `report` to `path`: JSON (with the summary) or CSV (rows only) by extension.
 pub fn write_frame_report(path: &Path, report: &FrameReport) -> Result<()> {
+    write_bytes(path, &frame_report_bytes(path, report)?)
+}
+
+/// The bytes [`write_frame_report`] writes.
+fn frame_report_bytes(path: &Path, report: &FrameReport) -> Result<Vec<u8>> {
     match Format::of(path, "report")? {
-        Format::Json => write_json(path, report),
-        Format::Csv => write_csv_rows(path, &report.rows),
+        Format::Json => json_bytes(path, report),
+        Format::Csv => csv_bytes(path, &report.rows),
     }
 }
 
@@ -525,6 +603,11 @@ struct RmsfRow {
 
 /// Writes the RMSF per point as CSV (`point,rmsf`).
 pub fn write_rmsf(path: &Path, report: &FrameReport) -> Result<()> {
+    write_bytes(path, &rmsf_bytes(path, report)?)
+}
+
+/// The bytes [`write_rmsf`] writes.
+fn rmsf_bytes(path: &Path, report: &FrameReport) -> Result<Vec<u8>> {
     let rows: Vec<RmsfRow> = report
         .summary
         .rmsf
@@ -532,7 +615,7 @@ pub fn write_rmsf(path: &Path, report: &FrameReport) -> Result<()> {
         .enumerate()
         .map(|(point, &rmsf)| RmsfRow { point, rmsf })
         .collect();
-    write_csv_rows(path, &rows)
+    csv_bytes(path, &rows)
 }
 
 impl Fit {
@@ -587,6 +670,44 @@ mod tests {
         assert_eq!(report.rows[5].rmsd_ref, 14.0);
         assert_eq!(report.median_step_rmsd, 1.0);
         assert!((report.summary.rmsf[0] - (197.5f64 / 6.0).sqrt()).abs() < 1e-12);
+    }
+
+    /// Files formatted by `Observer::last` (during the end of the output) are written by
+    /// `write_files` with the bytes `write_frame_report` / `write_rmsf` give; a report name
+    /// with an unknown extension fails in `write_files`, not in `last`.
+    #[test]
+    fn files_formatted_at_the_last_chunk_are_the_same_bytes() {
+        let (frames, points, dims) = (12, 40, 3);
+        let len = points * dims;
+        let x = trajectory(frames, len);
+        let m = meta(frames, points, dims);
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        let new = || {
+            let mut rep =
+                FrameReporter::new(&m, &"com".parse().unwrap(), None, Fit::all(points), false);
+            observe(&mut rep, &x, len, &[5]);
+            rep
+        };
+        for name in ["r.json", "r.csv"] {
+            let mut rep = new().with_files(Some(at(name)), Some(at("f.csv")));
+            rep.last().unwrap();
+            let mut wrote = None;
+            let report = rep
+                .write_files(|p, r| wrote = Some((p.to_path_buf(), r.frames)))
+                .unwrap();
+            assert_eq!(wrote, Some((at(name), frames)));
+            let want = at(&format!("want.{name}"));
+            write_frame_report(&want, &new().finish()).unwrap();
+            write_rmsf(&at("want.csv"), &report).unwrap();
+            let read = |p: &Path| std::fs::read(p).unwrap();
+            assert!(read(&at(name)) == read(&want), "{name}");
+            assert!(read(&at("f.csv")) == read(&at("want.csv")));
+        }
+        let mut rep = new().with_files(Some(at("r.txt")), None);
+        rep.last().unwrap();
+        assert!(rep.write_files(|_, _| ()).is_err());
+        assert!(!at("r.txt").exists());
     }
 
     /// A deterministic pseudo-random trajectory (an LCG; no test depends on its values).
