@@ -106,6 +106,13 @@ for size in $sizes; do
 | $name | \`$cmd\` | $threads | $wall | $(ratio "$wall" "$cat_wall") | $rss |"
     done
   done
+  # The same alignment with the per-frame report (JSON) and RMSF: their overhead is this row
+  # against the `align --center com --rotate kabsch` row with 2 threads above.
+  read -r wall rss <<<"$(time_cmd report "$bin" align --center com --rotate kabsch "$input" -o "$dir/out.npz" \
+    --threads 2 --quiet --report "$dir/out.report.json" --rmsf "$dir/out.rmsf.csv")"
+  [ -n "$wall" ] || { echo "bench: align --report failed" >&2; exit 1; }
+  table+="
+| $name | \`align --center com --rotate kabsch --report r.json --rmsf f.csv\` | 2 | $wall | $(ratio "$wall" "$cat_wall") | $rss |"
   if [ -n "$py" ]; then
     read -r wall rss <<<"$(time_cmd mdtraj "$py" bench/peers.py mdtraj "$input" "$dir/out.npz")"
     table+="

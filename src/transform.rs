@@ -135,6 +135,7 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
             fit,
             job.stages.to_ref_center,
         )
+        .with_files(job.report.clone(), job.rmsf.clone())
     });
     let mut observers: Vec<&mut dyn Observer> = Vec::new();
     if let Some(r) = reporter.as_mut() {
@@ -171,9 +172,7 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
 
 /// Writes `--report` and `--rmsf` from the reporter that observed the run.
 fn write_reports(job: &TransformJob, reporter: FrameReporter) -> Result<()> {
-    let report = reporter.finish();
-    if let Some(path) = &job.report {
-        crate::report::frames::write_frame_report(path, &report)?;
+    reporter.write_files(|path, report| {
         if !job.quiet {
             eprintln!(
                 "wrote {}: {} jump frames, {} degenerate",
@@ -182,10 +181,7 @@ fn write_reports(job: &TransformJob, reporter: FrameReporter) -> Result<()> {
                 report.summary.degenerate
             );
         }
-    }
-    if let Some(path) = &job.rmsf {
-        crate::report::frames::write_rmsf(path, &report)?;
-    }
+    })?;
     Ok(())
 }
 

@@ -582,3 +582,58 @@ fn sampled_sensitivity_rows_equal_the_all_points_rows() {
         256
     );
 }
+
+/// `align --report` and `--rmsf` write the same bytes whatever the thread count and chunk size
+/// (the per-frame sums run in parallel, each frame's in a fixed order, and the RMSF update
+/// runs per coordinate in frame order), with a Kabsch reference and with the aligned first
+/// frame as the reference, and with a NaN frame passed through.
+#[test]
+fn align_report_bytes_do_not_depend_on_threads_or_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (frames, n, d) = (47, 400, 3);
+    let mut x = common::drifting(frames, n, d, 23);
+    x[(20 * n + 399) * d] = f64::NAN;
+    let input = dir.path().join("t.npy");
+    std::fs::write(&input, npy(Enc::F64Le, &[frames, n, d], &x)).unwrap();
+    for pipeline in [
+        &["--center", "com", "--rotate", "kabsch"][..],
+        &["--center", "com", "--rotate", "principal"],
+    ] {
+        let mut outputs = Vec::new();
+        for (threads, chunk) in [("1", None), ("2", None), ("2", Some("1")), ("1", Some("7"))] {
+            let tag = format!("{threads}-{}", chunk.unwrap_or("d"));
+            let (report, rmsf) = (
+                dir.path().join(format!("r{tag}.json")),
+                dir.path().join(format!("f{tag}.csv")),
+            );
+            let mut c = cmd();
+            c.arg("align")
+                .arg(&input)
+                .args(pipeline)
+                .args(["--allow-nonfinite", "-q", "--threads", threads, "-o"])
+                .arg(dir.path().join(format!("o{tag}.npy")))
+                .arg("--report")
+                .arg(&report)
+                .arg("--rmsf")
+                .arg(&rmsf);
+            if let Some(chunk) = chunk {
+                c.args(["--chunk-frames", chunk]);
+            }
+            c.assert().success();
+            outputs.push((
+                tag,
+                std::fs::read(&report).unwrap(),
+                std::fs::read(&rmsf).unwrap(),
+            ));
+        }
+        let json: Value = serde_json::from_slice(&outputs[0].1).unwrap();
+        assert_eq!(json["rows"].as_array().unwrap().len(), frames);
+        for (tag, report, rmsf) in &outputs[1..] {
+            assert!(
+                report == &outputs[0].1,
+                "{pipeline:?} {tag}: report differs"
+            );
+            assert!(rmsf == &outputs[0].2, "{pipeline:?} {tag}: RMSF differs");
+        }
+    }
+}

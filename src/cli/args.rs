@@ -67,7 +67,8 @@ pub(super) struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Frames read, aligned and written at a time (default: about 4 MiB of float64).
+    /// Frames read, aligned and written at a time (default: about 4 MiB of float64, half that
+    /// when the run also reports on the frames and half still holds 32 frames).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub chunk_frames: Option<u64>,
     /// Pass frames with NaN/Inf coordinates through unchanged (counted) instead of failing.

@@ -35,25 +35,38 @@ impl Format {
 
 /// Writes `value` as pretty JSON to `path`, atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    write_atomically(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, value)
-            .map_err(|e| anyhow!("{}: cannot write JSON: {e}", path.display()))?;
-        w.write_all(b"\n")?;
-        Ok(())
-    })
+    write_bytes(path, &json_bytes(path, value)?)
+}
+
+/// `value` as pretty JSON with a final newline, the bytes [`write_json`] writes (formatted in
+/// memory: serde_json writes many small pieces, each a call through `dyn Write` otherwise).
+/// `path` is for messages.
+pub fn json_bytes<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
+    let mut text = serde_json::to_vec_pretty(value)
+        .map_err(|e| anyhow!("{}: cannot write JSON: {e}", path.display()))?;
+    text.push(b'\n');
+    Ok(text)
 }
 
 /// Writes serialisable rows (one struct per row, its field names as the header) as CSV.
 pub fn write_csv_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    write_atomically(path, |w| {
-        let mut csv = csv::Writer::from_writer(w);
-        for row in rows {
-            csv.serialize(row)
-                .map_err(|e| anyhow!("{}: cannot write CSV: {e}", path.display()))?;
-        }
-        csv.flush()?;
-        Ok(())
-    })
+    write_bytes(path, &csv_bytes(path, rows)?)
+}
+
+/// The bytes [`write_csv_rows`] writes. `path` is for messages.
+pub fn csv_bytes<T: Serialize>(path: &Path, rows: &[T]) -> Result<Vec<u8>> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        csv.serialize(row)
+            .map_err(|e| anyhow!("{}: cannot write CSV: {e}", path.display()))?;
+    }
+    csv.into_inner()
+        .map_err(|e| anyhow!("{}: cannot write CSV: {e}", path.display()))
+}
+
+/// Writes `bytes` to `path`, atomically.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, |w| Ok(w.write_all(bytes)?))
 }
 
 /// Writes a matrix as CSV with a header `row,<column labels…>` and one line per row
