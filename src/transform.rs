@@ -136,6 +136,7 @@ pub fn run_transform(job: &TransformJob) -> Result<TransformOutcome> {
             job.stages.to_ref_center,
         )
         .with_files(job.report.clone(), job.rmsf.clone())
+        .with_topology(topology.as_ref())
     });
     let mut observers: Vec<&mut dyn Observer> = Vec::new();
     if let Some(r) = reporter.as_mut() {

@@ -395,3 +395,37 @@ fn per_residue_without_a_topology_is_one_line() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn rmsf_csv_names_atoms_and_residues_with_a_topology() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, json) = (dir.path().join("rmsf.csv"), dir.path().join("r.json"));
+    let mut args = vec!["align".to_string()];
+    args.extend(xtc_args());
+    args.extend(["--select", "backbone", "-q", "-o"].map(String::from));
+    args.push(dir.path().join("fit.xtc").display().to_string());
+    args.extend(["--rmsf".into(), csv.display().to_string()]);
+    args.extend(["--report".into(), json.display().to_string()]);
+    run_ok(&args);
+    let atoms = gro_atoms(&project("tests/data/conf.gro"));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("point,name,resname,resid,segid,rmsf"));
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rmsf = report["summary"]["rmsf"].as_array().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), atoms.len());
+    for (i, row) in rows.iter().enumerate() {
+        let f: Vec<&str> = row.split(',').collect();
+        let (resid, resname, name) = &atoms[i];
+        assert_eq!(f[0], i.to_string());
+        assert_eq!(
+            (f[1], f[2], f[3]),
+            (name.as_str(), resname.as_str(), &*resid.to_string())
+        );
+        assert_eq!(f[4], "SYSTEM"); // GRO files name no segment (MDAnalysis: SYSTEM)
+                                    // serde_json's parser is not correctly rounded: equal to an ulp or two.
+        let (a, b) = (f[5].parse::<f64>().unwrap(), rmsf[i].as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-15 * b.abs(), "point {i}: {a} vs {b}");
+    }
+}

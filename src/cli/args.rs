@@ -248,7 +248,8 @@ pub(super) struct AlignArgs {
     /// unweighted), step_rmsd, angle_deg, jump, degenerate.
     #[arg(long, value_name = "FILE.json|FILE.csv", value_parser = report_path)]
     pub report: Option<PathBuf>,
-    /// Per-point RMSF about the mean aligned structure, as CSV.
+    /// Per-point RMSF about the mean aligned structure, as CSV (`point,rmsf`; with a topology
+    /// `point,name,resname,resid,segid,rmsf`).
     #[arg(long, value_name = "FILE.csv", value_parser = csv_path)]
     pub rmsf: Option<PathBuf>,
     #[command(flatten)]

@@ -15,6 +15,7 @@ use crate::engine::{ChunkView, Observer};
 use crate::formats::TrajMeta;
 use crate::options::PipelineSpec;
 use crate::stages::{Fit, Reference};
+use crate::topology::Topology;
 use anyhow::Result;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -93,6 +94,8 @@ pub struct FrameReporter {
     counted: usize,
     /// Where the report and the RMSF go (see [`FrameReporter::with_files`]).
     files: (Option<PathBuf>, Option<PathBuf>),
+    /// Per point, the atom it is (with a topology): extra columns of the RMSF CSV.
+    atoms: Option<Vec<AtomLabel>>,
     /// The report and the bytes of its files, once formatted by [`Observer::last`].
     done: Option<Done>,
 }
@@ -139,8 +142,25 @@ impl FrameReporter {
             m2: vec![0.0; meta.frame_len()],
             counted: 0,
             files: (None, None),
+            atoms: None,
             done: None,
         }
+    }
+
+    /// Names each point by its atom (name, residue name and number, segment) in the RMSF CSV.
+    pub fn with_topology(mut self, topology: Option<&Topology>) -> Self {
+        self.atoms = topology.map(|t| {
+            t.atoms
+                .iter()
+                .map(|a| AtomLabel {
+                    name: a.name.clone(),
+                    resname: a.resname.clone(),
+                    resid: a.resid,
+                    segid: a.segid.clone(),
+                })
+                .collect()
+        });
+        self
     }
 
     /// The files [`FrameReporter::write_files`] will write: the report (JSON or CSV by
@@ -184,7 +204,7 @@ impl FrameReporter {
             None => None,
         };
         let rmsf_bytes = match &self.files.1 {
-            Some(path) => Some(rmsf_bytes(path, &report)?),
+            Some(path) => Some(rmsf_bytes(path, &report, self.atoms.as_deref())?),
             None => None,
         };
         Ok(Done {
@@ -601,21 +621,59 @@ struct RmsfRow {
     rmsf: f64,
 }
 
-/// Writes the RMSF per point as CSV (`point,rmsf`).
-pub fn write_rmsf(path: &Path, report: &FrameReport) -> Result<()> {
-    write_bytes(path, &rmsf_bytes(path, report)?)
+/// The atom a point is, for the RMSF CSV.
+#[derive(Clone, Debug, Serialize)]
+pub struct AtomLabel {
+    /// Atom name (`CA`).
+    pub name: String,
+    /// Residue name (`ALA`).
+    pub resname: String,
+    /// Residue number.
+    pub resid: i64,
+    /// Segment (PSF segid, PDB segment or chain, `SYSTEM`).
+    pub segid: String,
+}
+
+/// One RMSF row with its atom.
+#[derive(Serialize)]
+struct AtomRmsfRow<'a> {
+    point: usize,
+    name: &'a str,
+    resname: &'a str,
+    resid: i64,
+    segid: &'a str,
+    rmsf: f64,
+}
+
+/// Writes the RMSF per point as CSV: `point,rmsf`, or with `atoms` (a topology)
+/// `point,name,resname,resid,segid,rmsf`.
+pub fn write_rmsf(path: &Path, report: &FrameReport, atoms: Option<&[AtomLabel]>) -> Result<()> {
+    write_bytes(path, &rmsf_bytes(path, report, atoms)?)
 }
 
 /// The bytes [`write_rmsf`] writes.
-fn rmsf_bytes(path: &Path, report: &FrameReport) -> Result<Vec<u8>> {
-    let rows: Vec<RmsfRow> = report
-        .summary
-        .rmsf
-        .iter()
-        .enumerate()
-        .map(|(point, &rmsf)| RmsfRow { point, rmsf })
-        .collect();
-    csv_bytes(path, &rows)
+fn rmsf_bytes(path: &Path, report: &FrameReport, atoms: Option<&[AtomLabel]>) -> Result<Vec<u8>> {
+    let rmsf = report.summary.rmsf.iter().enumerate();
+    match atoms {
+        Some(atoms) => {
+            let rows: Vec<AtomRmsfRow> = rmsf
+                .zip(atoms)
+                .map(|((point, &rmsf), a)| AtomRmsfRow {
+                    point,
+                    name: &a.name,
+                    resname: &a.resname,
+                    resid: a.resid,
+                    segid: &a.segid,
+                    rmsf,
+                })
+                .collect();
+            csv_bytes(path, &rows)
+        }
+        None => {
+            let rows: Vec<RmsfRow> = rmsf.map(|(point, &rmsf)| RmsfRow { point, rmsf }).collect();
+            csv_bytes(path, &rows)
+        }
+    }
 }
 
 impl Fit {
@@ -699,7 +757,7 @@ mod tests {
             assert_eq!(wrote, Some((at(name), frames)));
             let want = at(&format!("want.{name}"));
             write_frame_report(&want, &new().finish()).unwrap();
-            write_rmsf(&at("want.csv"), &report).unwrap();
+            write_rmsf(&at("want.csv"), &report, None).unwrap();
             let read = |p: &Path| std::fs::read(p).unwrap();
             assert!(read(&at(name)) == read(&want), "{name}");
             assert!(read(&at("f.csv")) == read(&at("want.csv")));
