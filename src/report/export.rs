@@ -4,6 +4,7 @@
 use crate::io::output::write_atomically;
 use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
+use std::io::Write;
 use std::path::Path;
 
 /// The report formats, chosen by a file's extension.
@@ -33,9 +34,17 @@ impl Format {
     }
 }
 
-/// Writes `value` as pretty JSON to `path`, atomically.
+/// Writes `value` as pretty JSON to `path`, atomically, streamed through a buffer (a
+/// sensitivity report of all 3,500 points is half a gigabyte of text: never held in memory).
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    write_bytes(path, &json_bytes(path, value)?)
+    write_atomically(path, |w| {
+        let mut buf = std::io::BufWriter::with_capacity(1 << 16, w);
+        serde_json::to_writer_pretty(&mut buf, value)
+            .map_err(|e| anyhow!("{}: cannot write JSON: {e}", path.display()))?;
+        buf.write_all(b"\n")?;
+        buf.flush()?;
+        Ok(())
+    })
 }
 
 /// `value` as pretty JSON with a final newline, the bytes [`write_json`] writes (formatted in
