@@ -385,7 +385,8 @@ fn spread(from: &[usize], count: usize) -> Vec<usize> {
 }
 
 /// About [`SAMPLED_POINTS`] of `from` in all, the same number from every residue holding
-/// any (at least one each), spread evenly within the residue.
+/// any (at least one each), spread evenly within the residue; with more residues than that,
+/// the first atom of [`SAMPLED_POINTS`] residues spread evenly.
 fn spread_per_residue(from: &[usize], residues: &Residues) -> Vec<usize> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut last = usize::MAX;
@@ -398,6 +399,13 @@ fn spread_per_residue(from: &[usize], residues: &Residues) -> Vec<usize> {
         if let Some(g) = groups.last_mut() {
             g.push(k);
         }
+    }
+    if groups.len() > SAMPLED_POINTS {
+        // More residues than nudges (a solvated system): one atom from each of SAMPLED_POINTS
+        // residues spread evenly.
+        return (0..SAMPLED_POINTS)
+            .map(|i| groups[i * groups.len() / SAMPLED_POINTS][0])
+            .collect();
     }
     let each = (SAMPLED_POINTS / groups.len().max(1)).max(1);
     groups.iter().flat_map(|g| spread(g, each)).collect()
@@ -865,6 +873,64 @@ mod tests {
                 unevenness: 1.0
             }
         );
+    }
+
+    /// Residues of `sizes` atoms each, in order.
+    fn residues_of(sizes: &[usize]) -> Residues {
+        let mut of_atom = Vec::new();
+        for (r, &n) in sizes.iter().enumerate() {
+            of_atom.extend(std::iter::repeat_n(r, n));
+        }
+        Residues {
+            list: Vec::new(),
+            of_atom,
+        }
+    }
+
+    #[test]
+    fn per_residue_spread_covers_every_residue_or_samples_residues() {
+        // 100 residues of 10 atoms: 256 / 100 = 2 atoms each, at offsets 0 and 5 (⌊i·10/2⌋).
+        let r = residues_of(&[10; 100]);
+        let all: Vec<usize> = (0..1000).collect();
+        let picked = spread_per_residue(&all, &r);
+        assert_eq!(picked.len(), 200);
+        assert_eq!(&picked[..4], &[0, 5, 10, 15]);
+        // 1,000 residues of 3 atoms (water): 256 residues, ⌊i·1000/256⌋, their first atom.
+        let r = residues_of(&[3; 1000]);
+        let all: Vec<usize> = (0..3000).collect();
+        let picked = spread_per_residue(&all, &r);
+        assert_eq!(picked.len(), SAMPLED_POINTS);
+        assert_eq!(&picked[..3], &[0, 3 * 3, 3 * 7]); // residues 0, 3, 7
+    }
+
+    #[test]
+    fn residue_matrix_means_over_atom_pairs() {
+        // Residues {0, 1} and {2}; nudged atoms 0 and 2. S rows by hand:
+        // row(0) = [1, 3, 5], row(2) = [2, 4, 6].
+        // M[res0][res0] = mean(1, 3) = 2; M[res0][res1] = 5; M[res1][res0] = mean(2, 4) = 3; M[res1][res1] = 6.
+        let r = Residues {
+            list: ["A", "B"]
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Residue {
+                    resname: n.to_string(),
+                    resid: i as i64,
+                    segid: String::new(),
+                    chain: String::new(),
+                    first: [0, 2][i],
+                    atoms: [2, 1][i],
+                    polymer: true,
+                })
+                .collect(),
+            of_atom: vec![0, 0, 1],
+        };
+        let m = residue_matrix(
+            &[vec![1.0, 3.0, 5.0], vec![2.0, 4.0, 6.0]],
+            &[0, 2],
+            &r,
+            &[0, 1],
+        );
+        assert_eq!(m, vec![vec![2.0, 5.0], vec![3.0, 6.0]]);
     }
 
     #[test]
