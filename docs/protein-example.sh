@@ -37,17 +37,22 @@ timed "sensitivity --per residue" "$at" sensitivity "$dcd" --top "$psf" --per re
     --pipeline com+principal --pipeline point0+point-vector \
     --report "$out/sensitivity.json" --plot docs/adk-sensitivity.png
 
-echo "RMSD against MDAnalysis AlignTraj(select='backbone', weights='mass')"
-"$venv/bin/python" - "$psf" "$dcd" "$out/frames.json" <<'PY' 2>/dev/null
+echo "RMSD and RMSF against MDAnalysis AlignTraj(select='backbone', weights='mass') and RMSF"
+"$venv/bin/python" - "$psf" "$dcd" "$out/frames.json" "$out/rmsf.csv" <<'PY' 2>/dev/null
 import json, sys
 import numpy as np
 import MDAnalysis as mda
-from MDAnalysis.analysis import align
-psf, dcd, report = sys.argv[1:]
+from MDAnalysis.analysis import align, rms
+psf, dcd, report, rmsf_csv = sys.argv[1:]
 mobile, ref = mda.Universe(psf, dcd), mda.Universe(psf, dcd)
 run = align.AlignTraj(mobile, ref, select="backbone", weights="mass", in_memory=True).run()
 theirs = run.results.rmsd
 ours = np.array([r["rmsd_ref"] for r in json.load(open(report))["rows"]])
-print(f"  {len(ours)} frames, max |aligntraj - AlignTraj| = {np.abs(ours - theirs).max():.2e} Å"
+print(f"  RMSD: {len(ours)} frames, max |aligntraj - AlignTraj| = {np.abs(ours - theirs).max():.2e} Å"
       f" (RMSD up to {theirs.max():.2f} Å)")
+# RMSF of every atom of the fitted trajectory (AlignTraj kept it in memory).
+theirs = rms.RMSF(mobile.atoms).run().results.rmsf
+ours = np.loadtxt(rmsf_csv, delimiter=",", skiprows=1, usecols=5)
+print(f"  RMSF: {len(ours)} atoms, max |aligntraj - MDAnalysis RMSF| = {np.abs(ours - theirs).max():.2e} Å"
+      f" (RMSF up to {theirs.max():.2f} Å)")
 PY
