@@ -749,7 +749,7 @@ pub fn format_table(report: &SensitivityReport) -> String {
                 "note: {}: {} of {} nudges ({:.2}%) flipped the alignment (left out of S; first [frame, point]: {:?})",
                 p.name,
                 p.discontinuities.count,
-                report.frames.len() * report.points,
+                report.frames.len() * report.nudged.len(),
                 100.0 * p.discontinuities.rate,
                 &p.discontinuities.first[..p.discontinuities.first.len().min(3)]
             );
