@@ -114,6 +114,13 @@ fn assert_svg(path: &Path) -> String {
     text
 }
 
+/// The contents of an SVG's text elements, trimmed.
+fn texts(svg: &str) -> Vec<String> {
+    svg.split("</text>")
+        .filter_map(|part| part.rsplit_once('>').map(|(_, t)| t.trim().to_string()))
+        .collect()
+}
+
 /// Lines joining drawn points: the overlay draws them half transparent (axes and ticks are
 /// opaque polylines).
 fn joins(svg: &str) -> usize {
@@ -150,7 +157,12 @@ fn every_plot_kind_writes_a_png_and_an_svg() {
             } else {
                 let svg = assert_svg(&out);
                 match kind {
-                    "rmsd" => assert!(svg.contains("RMSD over 39 fit points, weighted")),
+                    // XTC frames carry their time: 100 … 190 ps.
+                    "rmsd" => assert!(
+                        svg.contains("RMSD over 39 fit points, weighted")
+                            && svg.contains("time (ps)")
+                            && texts(&svg).iter().any(|t| t == "190")
+                    ),
                     // 36 residues: 10 peptide residues, 24 waters and two ions (conf.gro).
                     "rmsf" => assert!(svg.contains("RMSF per residue") && svg.contains("MET1")),
                     "sensitivity" => assert!(svg.contains("residue k (nudged)")),

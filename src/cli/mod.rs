@@ -122,7 +122,7 @@ Defaults: overlay and sensitivity compare com+principal and point0+point-vector,
 com+kabsch and com+principal. Overlay: raw input and one panel per pipeline, about 128 frames, all
 points up to 200, else the CA atoms (a trace joined within each chain), else 200 spread evenly;
 3-D data drawn in x and y. rmsd: over the fit set with the fit weights, to the Kabsch reference
-or aligned frame 0 (rmsd_ref of align --report). sensitivity: S at the smallest nudge of
+or aligned frame 0 (rmsd_ref of align --report), against time when the format gives it. sensitivity: S at the smallest nudge of
 `aligntraj sensitivity` (same numbers), per residue with a topology.";
 
 /// Exits with a usage error (status 2) in clap's format.

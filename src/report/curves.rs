@@ -1,13 +1,14 @@
 //! `aligntraj plot --kind rmsd|rmsf`: the curves MD users read. RMSD per frame (over the fit
 //! set with the fit weights, to the Kabsch reference or else to aligned frame 0: the `rmsd_ref`
-//! of `align --report`) and RMSF per point or per residue (mean over the residue's atoms),
-//! one line per pipeline.
+//! of `align --report`) against time when the format gives every frame's (ps, or ns past
+//! 10 ns), else against frame index; and RMSF per point or per residue (mean over the residue's
+//! atoms); one line per pipeline.
 
 use super::frames::{FrameReport, FrameReporter};
 use super::plot::{draw_err, Figure, FAMILY};
 use super::plots::PlotRequest;
 use super::{Opened, Per};
-use crate::engine::{self, RunOptions};
+use crate::engine::{self, ChunkView, Observer, RunOptions};
 use crate::topology::residues::Residues;
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -22,6 +23,9 @@ pub(crate) struct Curves {
     pub(crate) series: Vec<(String, Vec<(f64, f64)>)>,
     /// Tick labels by x position (residues), else the numbers themselves.
     x_labels: Option<Vec<String>>,
+    /// Where the legend goes: where the curves usually leave room (RMSD rises from 0 at the
+    /// start: upper left).
+    legend: SeriesLabelPosition,
 }
 
 /// Categorical colours (matplotlib's tab10).
@@ -64,7 +68,7 @@ impl Figure for Curves {
             .x_label_formatter(&|v| match labels {
                 Some(l) if *v >= 0.0 => l.get(v.round() as usize).cloned().unwrap_or_default(),
                 Some(_) => String::new(),
-                None => format!("{v}"),
+                None => tick(*v),
             })
             .y_label_formatter(&|v| format!("{v:.2}"))
             .draw()
@@ -84,7 +88,7 @@ impl Figure for Curves {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(self.legend.clone())
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
             .label_font((FAMILY, 13))
@@ -94,8 +98,33 @@ impl Figure for Curves {
     }
 }
 
-/// Runs every pipeline over the input with a per-frame reporter (as `align --report` does).
-fn frame_reports(req: &PlotRequest, opened: &mut Opened) -> Result<Vec<FrameReport>> {
+/// The time of every frame, as the format gives it (ps).
+#[derive(Default)]
+struct FrameTimes(Vec<Option<f64>>);
+
+impl Observer for FrameTimes {
+    fn chunk(&mut self, view: &ChunkView<'_>) -> Result<()> {
+        self.0.extend(view.info.iter().map(|i| i.time));
+        Ok(())
+    }
+}
+
+/// A tick label: whole numbers without decimals, others with at most three.
+fn tick(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').to_string()
+    }
+}
+
+/// Runs every pipeline over the input with a per-frame reporter (as `align --report` does);
+/// also returns each frame's time (ps) when the format gives one for every frame.
+fn frame_reports(
+    req: &PlotRequest,
+    opened: &mut Opened,
+) -> Result<(Vec<FrameReport>, Option<Vec<f64>>)> {
     let run = RunOptions {
         chunk_frames: req.input.chunk_frames,
         allow_nonfinite: false,
@@ -104,6 +133,7 @@ fn frame_reports(req: &PlotRequest, opened: &mut Opened) -> Result<Vec<FrameRepo
         unwrap: None,
     };
     let mut out = Vec::new();
+    let mut times = FrameTimes::default();
     for p in std::mem::take(&mut opened.pipelines) {
         let mut steps = p.steps;
         let mut reporter = FrameReporter::new(
@@ -114,10 +144,21 @@ fn frame_reports(req: &PlotRequest, opened: &mut Opened) -> Result<Vec<FrameRepo
             req.stages.to_ref_center,
         );
         let source = opened.input.source(req.input.key.as_deref())?;
-        engine::run(source, &mut steps, None, &mut [&mut reporter], &run)?;
+        if out.is_empty() {
+            engine::run(
+                source,
+                &mut steps,
+                None,
+                &mut [&mut reporter, &mut times],
+                &run,
+            )?;
+        } else {
+            engine::run(source, &mut steps, None, &mut [&mut reporter], &run)?;
+        }
         out.push(reporter.finish());
     }
-    Ok(out)
+    let times = times.0.into_iter().collect::<Option<Vec<f64>>>();
+    Ok((out, times.filter(|t| !t.is_empty())))
 }
 
 /// The last part of a path, for titles.
@@ -146,16 +187,27 @@ pub(crate) fn rmsd(req: &PlotRequest, opened: &mut Opened) -> Result<Curves> {
     } else {
         ", weighted"
     };
-    let x_desc = match opened.meta.dt {
-        Some(dt) => format!("frame (Δt = {dt} ps)"),
-        None => "frame".to_string(),
-    };
     let y_desc = format!("RMSD{}", unit(opened));
     let title = format!(
         "{}: RMSD over {fit}{weights}",
         file_name(&opened.meta.source)
     );
-    let reports = frame_reports(req, opened)?;
+    let (reports, times) = frame_reports(req, opened)?;
+    // Against time when the format gives every frame's (in ns past 10 ns), else frame index.
+    let span = times.as_ref().map_or(0.0, |t| {
+        t.last().copied().unwrap_or(0.0) - t.first().copied().unwrap_or(0.0)
+    });
+    let (x_desc, scale) = match &times {
+        Some(_) if span.abs() > 10_000.0 => ("time (ns)".to_string(), 1e-3),
+        Some(_) => ("time (ps)".to_string(), 1.0),
+        None => ("frame".to_string(), 1.0),
+    };
+    let x_of = |row: &super::frames::FrameRow, i: usize| -> f64 {
+        match &times {
+            Some(t) => t.get(i).copied().unwrap_or(f64::NAN) * scale,
+            None => row.frame as f64,
+        }
+    };
     Ok(Curves {
         title,
         x_desc,
@@ -163,7 +215,11 @@ pub(crate) fn rmsd(req: &PlotRequest, opened: &mut Opened) -> Result<Curves> {
         series: reports
             .into_iter()
             .map(|r| {
-                let pts = r.rows.iter().map(|row| (row.frame as f64, row.rmsd_ref));
+                let pts = r
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, row)| (x_of(row, i), row.rmsd_ref));
                 let to = if r.reference.starts_with("kabsch") {
                     "to the reference"
                 } else {
@@ -173,6 +229,7 @@ pub(crate) fn rmsd(req: &PlotRequest, opened: &mut Opened) -> Result<Curves> {
             })
             .collect(),
         x_labels: None,
+        legend: SeriesLabelPosition::UpperLeft,
     })
 }
 
@@ -189,7 +246,7 @@ pub(crate) fn rmsf(req: &PlotRequest, opened: &mut Opened, per: Per) -> Result<C
     };
     let y_desc = format!("RMSF{}", unit(opened));
     let source = file_name(&opened.meta.source);
-    let reports = frame_reports(req, opened)?;
+    let (reports, _) = frame_reports(req, opened)?;
     let series = reports
         .into_iter()
         .map(|r| {
@@ -233,5 +290,6 @@ pub(crate) fn rmsf(req: &PlotRequest, opened: &mut Opened, per: Per) -> Result<C
         y_desc,
         series,
         x_labels,
+        legend: SeriesLabelPosition::UpperRight,
     })
 }

@@ -1,7 +1,8 @@
 //! `aligntraj plot`: which figure (`--kind`), its options, and the dispatch.
 //!
 //! - `overlay` (default): the book's overlay figure ([`super::overlay`]);
-//! - `rmsd`: RMSD per frame over the fit set, one line per pipeline ([`super::curves`]);
+//! - `rmsd`: RMSD per frame over the fit set, against time when the format gives it, one line
+//!   per pipeline ([`super::curves`]);
 //! - `rmsf`: RMSF per point, or per residue with a topology ([`super::curves`]);
 //! - `sensitivity`: the heatmaps of `sensitivity --plot` — per residue with a topology — with
 //!   the sensitivity command's defaults (S needs only the smallest nudge δ₁ = 0.2/15, so only
