@@ -157,9 +157,7 @@ fn describe_topology(
         )?;
     }
     if let Some(expr) = select {
-        let t = topology.ok_or_else(|| {
-            anyhow::anyhow!("--select needs a topology: give --top FILE, or a PDB/GRO input")
-        })?;
+        let t = topology.ok_or_else(|| crate::topology::needs_topology("--select"))?;
         let picked = crate::select::select(t, expr)
             .map_err(|e| crate::plan::selection_error(expr, &e.to_string()))?;
         let (first, last) = (

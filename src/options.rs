@@ -375,9 +375,7 @@ impl PointChoice {
             PointChoice::Select(expr) => {
                 let quoted = crate::text::quote(expr);
                 let top = topology.ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "selection {quoted} needs a topology: give --top FILE (PSF, PDB or GRO), or a PDB/GRO input"
-                    )
+                    crate::topology::needs_topology(&format!("selection {quoted}"))
                 })?;
                 crate::select::select(top, expr)
                     .map_err(|e| crate::plan::selection_error(expr, &e.to_string()))

@@ -315,11 +315,7 @@ fn fit_indices(
             .map_err(|e| anyhow!("fit points {e}"));
     }
     if let Some(expr) = &opts.select {
-        let topology = topology.ok_or_else(|| {
-            anyhow!(
-                "--select needs a topology: give --top FILE (PSF, PDB or GRO), or a PDB/GRO input"
-            )
-        })?;
+        let topology = topology.ok_or_else(|| crate::topology::needs_topology("--select"))?;
         let picked = crate::select::select(topology, expr)
             .map_err(|e| selection_error(expr, &e.to_string()))?;
         return Ok(Some(picked));
@@ -352,9 +348,7 @@ pub fn load_fit(
 ) -> Result<Fit> {
     let masses = match opts.masses.as_deref() {
         Some("topology") => {
-            let t = topology.ok_or_else(|| {
-                anyhow!("--masses topology needs a topology: give --top FILE, or a PDB/GRO input")
-            })?;
+            let t = topology.ok_or_else(|| crate::topology::needs_topology("--masses topology"))?;
             Some(t.atoms.iter().map(|a| a.mass).collect::<Vec<f64>>())
         }
         Some(m) => Some(load_masses(m, input, points)?),

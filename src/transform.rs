@@ -251,9 +251,9 @@ pub fn run_convert(job: &ConvertJob) -> Result<OutputTarget> {
     let meta = source.meta().clone();
     let mut topology = load_topology(&job.input, &input, meta.points, false)?;
     if let Some(expr) = &job.keep {
-        let t = topology.as_ref().ok_or_else(|| {
-            anyhow::anyhow!("--keep needs a topology: give --top FILE, or a PDB/GRO input")
-        })?;
+        let t = topology
+            .as_ref()
+            .ok_or_else(|| crate::topology::needs_topology("--keep"))?;
         let keep = crate::select::select(t, expr)
             .map_err(|e| crate::plan::selection_error(expr, &e.to_string()))?;
         topology = Some(t.subset(&keep));

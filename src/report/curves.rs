@@ -9,7 +9,6 @@ use super::plot::{draw_err, Figure, FAMILY};
 use super::plots::PlotRequest;
 use super::{Opened, Per};
 use crate::engine::{self, ChunkView, Observer, RunOptions};
-use crate::topology::residues::Residues;
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -234,16 +233,8 @@ pub(crate) fn rmsd(req: &PlotRequest, opened: &mut Opened) -> Result<Curves> {
 }
 
 /// RMSF per point, or per residue (the mean over its atoms), one line per pipeline.
-pub(crate) fn rmsf(req: &PlotRequest, opened: &mut Opened, per: Per) -> Result<Curves> {
-    let residues = match per {
-        Per::Point => None,
-        Per::Residue => Some(Residues::of(
-            opened
-                .topology
-                .as_ref()
-                .ok_or_else(|| anyhow::anyhow!("--per residue needs a topology: give --top FILE (PSF, PDB or GRO), or a PDB/GRO input"))?,
-        )),
-    };
+pub(crate) fn rmsf(req: &PlotRequest, opened: &mut Opened, per: Option<Per>) -> Result<Curves> {
+    let residues = Per::residues(per, opened.topology.as_ref())?;
     let y_desc = format!("RMSF{}", unit(opened));
     let source = file_name(&opened.meta.source);
     let (reports, _) = frame_reports(req, opened)?;

@@ -24,6 +24,7 @@ use crate::io::InputLocation;
 use crate::options::PipelineSpec;
 use crate::plan::{load_fit, Input, InputOptions, PipelineContext, StageOptions};
 use crate::stages::{Fit, FrameFacts, Reference, Step};
+use crate::topology::residues::Residues;
 use crate::topology::Topology;
 use anyhow::{anyhow, Result};
 use std::sync::Arc;
@@ -45,6 +46,18 @@ pub enum Per {
     Point,
     /// One per residue (needs a topology): means over the residue's atoms.
     Residue,
+}
+
+impl Per {
+    /// The residues to aggregate over: with `Some(Residue)`, or with `None` (the default) when
+    /// a topology is known; an error for `Some(Residue)` without a topology.
+    pub fn residues(per: Option<Per>, topology: Option<&Topology>) -> Result<Option<Residues>> {
+        match (per, topology) {
+            (Some(Per::Point), _) | (None, None) => Ok(None),
+            (Some(Per::Residue) | None, Some(top)) => Ok(Some(Residues::of(top))),
+            (Some(Per::Residue), None) => Err(crate::topology::needs_topology("--per residue")),
+        }
+    }
 }
 
 /// One pipeline of a report command, built for the input.

@@ -73,11 +73,6 @@ pub fn run_plot(req: &PlotRequest) -> Result<String> {
     }
     let defaults = default_pipelines(req.kind);
     let mut opened = open_pipelines(&req.input, &req.stages, &req.pipelines, defaults)?;
-    let per = match (req.per, &opened.topology) {
-        (Some(p), _) => p,
-        (None, Some(_)) => Per::Residue,
-        (None, None) => Per::Point,
-    };
     let panels = opened.pipelines.len();
     match req.kind {
         PlotKind::Overlay => {
@@ -96,7 +91,7 @@ pub fn run_plot(req: &PlotRequest) -> Result<String> {
             let fig = if req.kind == PlotKind::Rmsd {
                 super::curves::rmsd(req, &mut opened)?
             } else {
-                super::curves::rmsf(req, &mut opened, per)?
+                super::curves::rmsf(req, &mut opened, req.per)?
             };
             let size = (req.width.unwrap_or(1000), req.height.unwrap_or(450));
             render(&req.output, size, &fig)?;
@@ -112,11 +107,7 @@ fn sensitivity_heatmaps(req: &PlotRequest) -> Result<String> {
     let report = sensitivity::run_sensitivity(&SensitivityRequest {
         input: req.input.clone(),
         stages: req.stages.clone(),
-        pipelines: if req.pipelines.is_empty() {
-            super::pipelines_or(&[], defaults)
-        } else {
-            req.pipelines.clone()
-        },
+        pipelines: super::pipelines_or(&req.pipelines, defaults),
         frames: None,
         max_delta: sensitivity::DEFAULT_MAX_DELTA / (sensitivity::DEFAULT_STEPS - 1) as f64,
         steps: 2,

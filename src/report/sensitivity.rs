@@ -234,13 +234,7 @@ pub fn run_sensitivity(req: &SensitivityRequest) -> Result<SensitivityReport> {
         .map(|s| req.max_delta * s as f64 / (req.steps - 1) as f64)
         .collect();
     let n = meta.points;
-    let residues = match (req.per, &opened.topology) {
-        (Some(Per::Point), _) | (None, None) => None,
-        (Some(Per::Residue) | None, Some(top)) => Some(Residues::of(top)),
-        (Some(Per::Residue), None) => anyhow::bail!(
-            "--per residue needs a topology: give --top FILE (PSF, PDB or GRO), or a PDB/GRO input"
-        ),
-    };
+    let residues = Per::residues(req.per, opened.topology.as_ref())?;
     let chosen = NudgeChoice {
         points: n,
         topology: opened.topology.as_ref(),

@@ -66,6 +66,14 @@ pub struct Topology {
     pub has_icodes: bool,
 }
 
+/// The error of an option that needs a topology when none was given: `what` is the option
+/// (`--select`, `--per residue`, …).
+pub fn needs_topology(what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{what} needs a topology: give --top FILE (PSF, PDB or GRO), or a PDB/GRO input"
+    )
+}
+
 /// The topology formats we read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TopologyFormat {
