@@ -314,13 +314,8 @@ impl<'a> FrameSource<'a> for DcdSource {
         }
         let n = max.max(1).min(self.meta.frames - first);
         let fb = self.decoder.frame_bytes;
-        buf.clear();
-        buf.resize(n * fb, 0);
         let start = self.header.len as u64 + first as u64 * fb as u64;
-        self.file.seek(SeekFrom::Start(start))?;
-        self.file
-            .read_exact(&mut buf)
-            .map_err(|e| anyhow!("frames {first}..{}: {e} (file changed?)", first + n))?;
+        super::read_frames_at(&mut self.file, start, n * fb, (first, n), &mut buf)?;
         self.next += n;
         Ok(Some(RawChunk {
             first,

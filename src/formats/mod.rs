@@ -128,6 +128,48 @@ pub struct RawChunk<'a> {
     pub offsets: Vec<usize>,
 }
 
+/// Reads `len` bytes at `start` of `file` into `buf` (cleared first): the bytes of frames
+/// `first..first + n`, named in the error when the file is shorter than it was when indexed.
+pub(crate) fn read_frames_at(
+    file: &mut std::fs::File,
+    start: u64,
+    len: usize,
+    (first, n): (usize, usize),
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    buf.clear();
+    buf.resize(len, 0);
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(buf)
+        .map_err(|e| anyhow::anyhow!("frames {first}..{}: {e} (file changed?)", first + n))
+}
+
+/// Frames `first..first + n` of a file whose frames start at `offsets` (each frame's start,
+/// then the end), as one chunk read into `buf`.
+pub(crate) fn read_indexed_frames<'a>(
+    file: &mut std::fs::File,
+    offsets: &[u64],
+    (first, n): (usize, usize),
+    mut buf: Vec<u8>,
+) -> Result<RawChunk<'a>> {
+    let span = &offsets[first..=first + n];
+    let start = span[0];
+    read_frames_at(
+        file,
+        start,
+        usize::try_from(span[n] - start)?,
+        (first, n),
+        &mut buf,
+    )?;
+    Ok(RawChunk {
+        first,
+        frames: n,
+        bytes: ChunkBytes::Owned(buf),
+        offsets: span.iter().map(|&o| (o - start) as usize).collect(),
+    })
+}
+
 impl RawChunk<'_> {
     /// The stored bytes of frame `i` of the chunk.
     pub fn frame(&self, i: usize, fixed: Option<usize>) -> &[u8] {

@@ -12,7 +12,7 @@
 
 use crate::formats::StreamSink;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,8 +20,7 @@ use anyhow::{anyhow, Context};
 
 use super::util::{be_f32, be_f64, be_i32, one_line, read_up_to};
 use super::{
-    ChunkBytes, FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta,
-    Width,
+    FrameDecoder, FrameEncoder, FrameInfo, FrameSource, RawChunk, SinkSpec, TrajMeta, Width,
 };
 
 /// TRR magic number.
@@ -270,28 +269,15 @@ impl<'a> FrameSource<'a> for TrrSource {
         self.decoder.clone()
     }
 
-    fn read(&mut self, max: usize, mut buf: Vec<u8>) -> anyhow::Result<Option<RawChunk<'a>>> {
+    fn read(&mut self, max: usize, buf: Vec<u8>) -> anyhow::Result<Option<RawChunk<'a>>> {
         let first = self.next;
         if first >= self.meta.frames {
             return Ok(None);
         }
         let n = max.max(1).min(self.meta.frames - first);
-        let start = self.offsets[first];
-        let span = &self.offsets[first..=first + n];
-        buf.clear();
-        buf.resize(usize::try_from(span[n] - start)?, 0);
-        self.file.seek(SeekFrom::Start(start))?;
-        self.file
-            .read_exact(&mut buf)
-            .map_err(|e| anyhow!("frames {first}..{}: {e} (file changed?)", first + n))?;
-        let offsets = span.iter().map(|&o| (o - start) as usize).collect();
+        let chunk = super::read_indexed_frames(&mut self.file, &self.offsets, (first, n), buf)?;
         self.next += n;
-        Ok(Some(RawChunk {
-            first,
-            frames: n,
-            bytes: ChunkBytes::Owned(buf),
-            offsets,
-        }))
+        Ok(Some(chunk))
     }
 
     fn skip(&mut self, n: usize) -> anyhow::Result<()> {

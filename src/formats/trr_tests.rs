@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::formats::util::testing::{tmp_file, Decoded, Lcg};
-use crate::formats::WriterSink;
+use crate::formats::{ChunkBytes, WriterSink};
 
 /// Writes frames with our sink (given width) and returns the bytes.
 fn write(width: Width, frames: &[(Vec<f64>, FrameInfo)]) -> Vec<u8> {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::formats::util::testing::{close, tmp_file, Decoded, Lcg};
-use crate::formats::WriterSink;
+use crate::formats::{ChunkBytes, WriterSink};
 use std::io::Cursor;
 
 /// Water-like test coordinates in nm: triples of atoms close together (exercises runs).

@@ -23,10 +23,18 @@
 //! JSON schema (`--report FILE.json`; these names are stable, more may be added):
 //! ```text
 //! { "input": str, "points": N, "dims": D, "direction": "x"|"random", "seed": u64,
-//!   "frames": [frame indices used], "deltas": [δ₀ = 0, δ₁, …],
+//!   "frames": [frame indices used], "nudged": [the points nudged: the rows of S],
+//!   "deltas": [δ₀ = 0, δ₁, …],
+//!   "sweep_points": [--sweep-points, if any],
+//!   "residues": [{resname, resid, segid, chain, first, atoms}, …] and
+//!   "residue_rows": [residue of each residue_matrix row] (per residue only),
 //!   "pipelines": [ { "name": "com+principal",
-//!                    "matrix": S (N × N, row k = point perturbed, column j = point measured),
-//!                    "sweep": [k][step][j] = d_j(δ_step) averaged over frames,
+//!                    "matrix": S (nudged × N, row r = point nudged[r], column j = point
+//!                              measured),
+//!                    "sweep": [r][step] = d_j(δ_step) averaged over frames and over j ≠ k,
+//!                    "sweep_full": [i][step][j] = d_j(δ_step) for sweep_points[i],
+//!                    "residue_matrix": per residue only, residue_rows × residues: the mean of
+//!                                      S over the atom pairs of the two residues,
 //!                    "leak": [leak_k],
 //!                    "discontinuities": { "count", "rate", "first": [[frame, point], …] },
 //!                    "degenerate_alignments": count of perturbed or original alignments
